@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgotrace kernel side: times every runtime.cgocall and runtime.cgocallbackg.
+ *
+ * Two programs serve every probe site of every traced binary; the uprobe's
+ * cookie says which binary (index into `binaries`) and which site fired.
+ * Entry records (start time, fn, caller) in `inflight`, keyed by process,
+ * goroutine and the frame's depth below the goroutine stack top; each RET of
+ * the function looks the entry up, and emits one event. The depth key is
+ * what makes this correct when C calls back into Go, which calls C again
+ * (nested calls on one goroutine), and when the goroutine's stack is copied
+ * during a callback: the runtime preserves distances from stack.hi.
+ * Keying by goroutine instead of thread also covers the exitsyscall slow path,
+ * where the goroutine may resume on another M after the C call.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "arch.h"
+#include "cgotrace/bpf_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Ring buffer wakeups are batched: userspace is woken only once this many
+ * bytes are waiting, and otherwise drains on its poll timeout. A wakeup per
+ * event costs the target more than the event itself. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
+/* When set, pid/tid are reported as seen in this PID namespace (the
+ * tracer's own), so a containerized tracer reports the PIDs its user sees. */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CGT_MAX_BINARIES);
+	__type(key, __u32);
+	__type(value, struct cgt_binary_config);
+} binaries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CGT_MAX_INFLIGHT);
+	__type(key, struct cgt_inflight_key);
+	__type(value, struct cgt_inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CGT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void current_ids(__u32 *pid, __u32 *tid)
+{
+	__u64 id;
+
+	if (pidns_ino) {
+		struct bpf_pidns_info ns = {};
+
+		if (!bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns))) {
+			*pid = ns.tgid;
+			*tid = ns.pid;
+			return;
+		}
+	}
+	id = bpf_get_current_pid_tgid();
+	*pid = id >> 32;
+	*tid = (__u32)id;
+}
+
+/* Reads goid and the frame's depth below g.stack.hi. Returns 0 on success. */
+static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt_binary_config *cfg,
+					  __u64 *goid, __u32 *depth)
+{
+	__u64 g = CGT_REG_G(regs);
+	__u64 sp = CGT_REG_SP(regs);
+	__u64 hi;
+
+	if (!g)
+		return -1;
+	if (bpf_probe_read_user(goid, sizeof(*goid), (void *)(g + cfg->g_goid)))
+		return -1;
+	if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(g + cfg->g_stack_hi)))
+		return -1;
+	/* Go stacks are at most 1 GiB (runtime.maxstacksize on 64-bit). */
+	if (hi <= sp || hi - sp > (1ULL << 30))
+		return -1;
+	*depth = (__u32)(hi - sp);
+	return 0;
+}
+
+static __always_inline __u64 return_address(const cgt_regs *regs)
+{
+	__u64 ra = 0;
+
+#if CGT_RETADDR_ON_STACK
+	bpf_probe_read_user(&ra, sizeof(ra), (void *)CGT_REG_SP(regs));
+#else
+	ra = CGT_REG_LR(regs);
+#endif
+	return ra;
+}
+
+static __always_inline const struct cgt_binary_config *binary_config(__u32 binary)
+{
+	const struct cgt_binary_config *cfg = bpf_map_lookup_elem(&binaries, &binary);
+
+	if (!cfg || !cfg->valid)
+		return 0;
+	return cfg;
+}
+
+static __always_inline __u32 site_event_kind(__u32 site)
+{
+	return site == CGT_SITE_CB_ENTRY || site == CGT_SITE_CB_RET ? CGT_EV_CALLBACK : CGT_EV_CALL;
+}
+
+SEC("uprobe")
+int cgt_entry(cgt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 binary = CGT_COOKIE_BINARY(cookie);
+	__u32 kind = site_event_kind(CGT_COOKIE_SITE(cookie));
+	const struct cgt_binary_config *cfg = binary_config(binary);
+	struct cgt_inflight_key key = {};
+	struct cgt_inflight val = {};
+	__u32 tid;
+
+	if (!cfg)
+		return 0;
+	stat_inc(CGT_STAT_ENTRIES);
+	if (read_goroutine(ctx, cfg, &key.goid, &key.depth)) {
+		stat_inc(CGT_STAT_READ_FAIL);
+		return 0;
+	}
+	current_ids(&key.pid, &tid);
+	key.site_kind = kind;
+	val.fn = CGT_REG_ARG0(ctx);
+	val.caller_pc = kind == CGT_EV_CALL ? return_address(ctx) : 0;
+	val.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int cgt_return(cgt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 binary = CGT_COOKIE_BINARY(cookie);
+	const struct cgt_binary_config *cfg = binary_config(binary);
+	struct cgt_inflight_key key = {};
+	struct cgt_inflight *val;
+	struct cgt_event *ev;
+	__u64 flags;
+	__u32 tid;
+
+	if (!cfg)
+		return 0;
+	if (read_goroutine(ctx, cfg, &key.goid, &key.depth)) {
+		stat_inc(CGT_STAT_READ_FAIL);
+		return 0;
+	}
+	current_ids(&key.pid, &tid);
+	key.site_kind = site_event_kind(CGT_COOKIE_SITE(cookie));
+	val = bpf_map_lookup_elem(&inflight, &key);
+	if (!val) {
+		stat_inc(CGT_STAT_NO_ENTRY);
+		return 0;
+	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(CGT_STAT_LOST_RINGBUF);
+		bpf_map_delete_elem(&inflight, &key);
+		return 0;
+	}
+	ev->start_ns = val->start_ns;
+	ev->duration_ns = now - val->start_ns;
+	ev->fn = val->fn;
+	ev->caller_pc = val->caller_pc;
+	ev->goid = key.goid;
+	ev->pid = key.pid;
+	ev->tid = tid;
+	ev->stack_depth = key.depth;
+	ev->binary = binary;
+	ev->kind = key.site_kind;
+	ev->pad0 = 0;
+	ev->pad1 = 0;
+	bpf_map_delete_elem(&inflight, &key);
+
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(ev, flags);
+	stat_inc(CGT_STAT_EVENTS);
+	return 0;
+}

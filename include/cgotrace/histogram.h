@@ -1,0 +1,58 @@
+// LogLinearHistogram: latency distribution with bounded relative error.
+//
+// Values (nanoseconds, or any non-negative integer) are counted in buckets
+// that are linear inside each power of two: 2^kSubBits sub-buckets per
+// octave, so any quantile is reported within 1/2^kSubBits (< 2%) of the true
+// value. Values below 2^kSubBits are exact. Memory is fixed (no allocation
+// after construction). Mergeable.
+//
+// Thread safety: none; callers serialize (the aggregator owns one per key).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cgotrace {
+
+class LogLinearHistogram {
+ public:
+  static constexpr int kSubBits = 6;  // 64 sub-buckets: error <= 1/64
+  static constexpr int kOctaves = 64 - kSubBits + 1;
+  static constexpr size_t kBuckets = static_cast<size_t>(kOctaves) << kSubBits;
+
+  void Record(uint64_t value);
+  void Merge(const LogLinearHistogram& other);
+
+  uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }  // saturates at UINT64_MAX
+  uint64_t min() const { return count_ ? min_ : 0; }
+  uint64_t max() const { return max_; }
+  double mean() const;
+  // q in [0,1]; returns a value within the bucket holding the q-th ranked
+  // sample (the bucket's midpoint, clamped to [min, max]). 0 when empty.
+  uint64_t Quantile(double q) const;
+
+  // Bucket index and its inclusive bounds [lower, upper].
+  static size_t BucketOf(uint64_t value);
+  static uint64_t BucketLower(size_t index);
+  static uint64_t BucketUpper(size_t index);
+  uint64_t BucketCount(size_t index) const { return buckets_[index]; }
+
+ private:
+  std::array<uint64_t, kBuckets> buckets_{};
+  uint64_t count_ = 0;
+  uint64_t sum_ = 0;
+  uint64_t min_ = UINT64_MAX;
+  uint64_t max_ = 0;
+};
+
+// Renders a bcc/bpftrace-style power-of-two ASCII histogram, e.g.
+//      usecs           : count    distribution
+//      256 -> 511      : 12       |*****                |
+// `unit_divisor` converts recorded units into displayed ones (1000 for ns->us).
+std::string RenderLog2Ascii(const LogLinearHistogram& h, const std::string& unit,
+                            uint64_t unit_divisor, int width = 40);
+
+}  // namespace cgotrace

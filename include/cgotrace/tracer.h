@@ -1,0 +1,81 @@
+// Tracer: the BPF side of cgotrace, owned by one object.
+//
+// Lifecycle: Tracer::Create() opens and loads the BPF object (open ->
+// configure -> load); AddProcess()/AddBinary() analyze a Go binary and attach
+// uprobes at its probe sites; Poll() drains the ring buffer into the
+// callback; destruction detaches every probe (each attachment is an RAII
+// link) and frees the maps. The traced programs are never stopped or
+// modified beyond the kernel's uprobe breakpoints, which vanish on detach.
+//
+// Thread safety: not thread-safe; one thread drives a Tracer. Callbacks run on
+// the thread that calls Poll().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cgotrace/event.h"
+#include "cgotrace/go_binary.h"
+#include "cgotrace/result.h"
+
+namespace cgotrace {
+
+struct TracerOptions {
+  uint32_t ringbuf_bytes = 16u << 20;  // power of two
+  uint64_t wakeup_bytes = 64u << 10;   // batch ring-buffer wakeups
+  bool report_in_own_pidns = true;     // translate PIDs into our namespace
+  bool verbose = false;                // libbpf debug output to stderr
+};
+
+struct TracerStats {
+  uint64_t events = 0;        // written by BPF
+  uint64_t lost = 0;          // ring buffer full
+  uint64_t no_entry = 0;      // return seen without its entry (attach race)
+  uint64_t read_fail = 0;     // g unreadable
+  uint64_t entries = 0;       // entry probe hits
+};
+
+// What was attached for one target, for messages and `inspect`.
+struct AttachReport {
+  std::string path;
+  pid_t pid = -1;  // -1: every process running the binary
+  size_t probes = 0;
+};
+
+class Tracer {
+ public:
+  using EventCallback = std::function<void(const CgoEvent&)>;
+
+  // Errors: no privilege (names the missing capability), BPF unsupported.
+  static Result<std::unique_ptr<Tracer>> Create(const TracerOptions& options);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Traces the running process `pid` (its /proc/PID/exe), only that process.
+  Result<AttachReport> AddProcess(pid_t pid);
+  // Traces `path` in process `pid` (-1: all processes running it, including
+  // ones started later). Used by launch mode with the child's PID before it
+  // execs `path`.
+  Result<AttachReport> AddBinary(const std::string& path, pid_t pid);
+
+  // Waits up to timeout_ms for data, then delivers every event available.
+  // Returns the number of events delivered, or an Error on ring-buffer
+  // failure. EINTR is not an error.
+  Result<int> Poll(int timeout_ms, const EventCallback& callback);
+
+  TracerStats Stats() const;
+  size_t probe_count() const;
+
+ private:
+  struct Impl;
+  explicit Tracer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cgotrace

@@ -1,0 +1,92 @@
+// cgotrace inspect: what cgotrace sees in a binary, without attaching.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "cgotrace/go_binary.h"
+#include "cgotrace/process.h"
+#include "commands.h"
+#include "common.h"
+
+namespace cgotrace::cli {
+namespace {
+
+bool IsPid(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return isdigit(c); });
+}
+
+void PrintFunction(const ProbedFunction& fn) {
+  fmt::print("  {} at 0x{:x}, {} bytes (found in {})\n", fn.name, fn.entry, fn.size, fn.found_by);
+  for (const ProbeSite& site : fn.sites) {
+    fmt::print("    {:<7} 0x{:x}  +0x{:<4x} {:<22} {:<12} {}\n",
+               site.kind == SiteKind::kEntry ? "entry" : "return", site.vaddr,
+               site.vaddr - fn.entry, site.insn, site.bytes_hex, site.why);
+  }
+}
+
+int RunInspect(const std::string& target) {
+  std::string path = target;
+  if (IsPid(target)) {
+    auto exe = ProcessExePath(std::stoi(target));
+    if (!exe) {
+      return Fail(exe.error());
+    }
+    path = *exe;
+  }
+  auto bin = GoBinary::Analyze(path);
+  if (!bin) {
+    return Fail(bin.error());
+  }
+  const GoBinary& b = **bin;
+  const GoBuildInfo& info = b.buildinfo();
+  fmt::print("binary:       {}\n", path);
+  fmt::print("arch:         {}{}\n", ArchName(b.elf().arch()), b.elf().is_pie() ? " (PIE)" : "");
+  fmt::print("build id:     {}\n", b.elf().build_id().empty() ? "-" : b.elf().build_id());
+  fmt::print("go version:   {}\n", info.version.raw);
+  fmt::print("main module:  {}\n", info.main_path.empty() ? "-" : info.main_path);
+  auto cgo = info.settings.find("CGO_ENABLED");
+  fmt::print("cgo:          yes{}\n", cgo != info.settings.end() ? " (CGO_ENABLED=1)" : "");
+  for (const char* key : {"-buildmode", "-ldflags", "-trimpath", "-race", "GOAMD64"}) {
+    if (auto it = info.settings.find(key); it != info.settings.end()) {
+      fmt::print("build:        {}={}\n", key, it->second);
+    }
+  }
+  fmt::print("symbols:      {}\n", b.has_symtab() ? ".symtab present"
+                                                   : "stripped: names from pclntab");
+  fmt::print("pclntab:      magic 0x{:x}, {} functions, text at 0x{:x}\n", b.pclntab().magic(),
+             b.pclntab().funcs().size(), b.pclntab().text_start());
+  const RuntimeOffsets& off = b.offsets();
+  fmt::print(
+      "offsets:      {}: g.goid={} g.stack.lo={} g.stack.hi={} g.m={} m.procid={} m.curg={}\n",
+      off.source, off.g_goid, off.g_stack_lo, off.g_stack_hi, off.g_m, off.m_procid, off.m_curg);
+  fmt::print("probe sites:\n");
+  PrintFunction(b.cgocall());
+  PrintFunction(b.cgocallback());
+  std::vector<std::string> cfuncs;
+  for (const GoFunc& f : b.pclntab().funcs()) {
+    if (f.name.find("._Cfunc_") != std::string::npos) {
+      cfuncs.push_back(CgoNameFromSymbol(f.name));
+    }
+  }
+  std::sort(cfuncs.begin(), cfuncs.end());
+  cfuncs.erase(std::unique(cfuncs.begin(), cfuncs.end()), cfuncs.end());
+  fmt::print("cgo functions ({}):", cfuncs.size());
+  for (const std::string& f : cfuncs) {
+    fmt::print(" {}", f);
+  }
+  fmt::print("\n");
+  return 0;
+}
+
+}  // namespace
+
+void RegisterInspect(CLI::App* app, std::function<int()>* run) {
+  auto target = std::make_shared<std::string>();
+  CLI::App* sub =
+      app->add_subcommand("inspect", "Show what cgotrace finds in a Go binary (no attaching)");
+  sub->add_option("target", *target, "Path of a Go executable, or a PID")->required();
+  sub->callback([target, run] { *run = [target] { return RunInspect(*target); }; });
+}
+
+}  // namespace cgotrace::cli

@@ -1,0 +1,62 @@
+// cgotrace trace: live events, one line per completed cgo call.
+#include "commands.h"
+#include "common.h"
+
+#include "cgotrace/sinks.h"
+
+namespace cgotrace::cli {
+namespace {
+
+struct TraceFlags {
+  TargetFlags targets;
+  std::string format = "text";
+  std::string output;
+};
+
+int RunTrace(const TraceFlags& flags) {
+  auto format = ParseEventFormat(flags.format);
+  if (!format) {
+    return Fail(format.error());
+  }
+  auto opts = MakeSessionOptions(flags.targets);
+  if (!opts) {
+    return Fail(opts.error());
+  }
+  auto out = Output::Open(flags.output);
+  if (!out) {
+    return Fail(out.error());
+  }
+  Session::InstallSignalHandlers();
+  auto session = Session::Start(*opts);
+  if (!session) {
+    return Fail(session.error());
+  }
+  ReportAttached(**session);
+  std::unique_ptr<EventSink> sink = MakeEventSink(*format, out->get());
+  Result<void> write_status = Ok();
+  auto total = (*session)->Run([&](const CgoEvent& ev) { sink->OnEvent(ev); },
+                               [](uint64_t) {});
+  write_status = sink->Flush();
+  if (!total) {
+    return Fail(total.error());
+  }
+  ReportTotals(**session, *total);
+  if (!write_status) {
+    return Fail(write_status.error());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterTrace(CLI::App* app, std::function<int()>* run) {
+  auto flags = std::make_shared<TraceFlags>();
+  CLI::App* sub = app->add_subcommand("trace", "Print every cgo call of the targets as it completes");
+  AddTargetFlags(sub, &flags->targets);
+  sub->add_option("--format", flags->format, "text (default) or jsonl");
+  sub->add_option("-o,--output", flags->output, "Write events to this file instead of stdout");
+  sub->callback([flags, run] { *run = [flags] { return RunTrace(*flags); }; });
+  SetCommandSink(sub, &flags->targets.command);
+}
+
+}  // namespace cgotrace::cli

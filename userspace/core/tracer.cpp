@@ -1,0 +1,343 @@
+#include "cgotrace/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <map>
+
+#include "cgotrace.skel.h"
+#include "cgotrace/bpf_abi.h"
+#include "cgotrace/process.h"
+
+namespace cgotrace {
+namespace {
+
+bool g_libbpf_verbose = false;
+
+// libbpf's own messages are only shown with --verbose: its warnings resurface
+// as cgotrace's one-line errors.
+int LibbpfPrint(enum libbpf_print_level /*level*/, const char* format, va_list args) {
+  return g_libbpf_verbose ? vfprintf(stderr, format, args) : 0;
+}
+
+// Owns one uprobe attachment; destroying it removes the breakpoint.
+class Link {
+ public:
+  explicit Link(bpf_link* link) : link_(link) {}
+  ~Link() { bpf_link__destroy(link_); }
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+ private:
+  bpf_link* link_;
+};
+
+struct SkelDeleter {
+  void operator()(cgotrace_bpf* skel) const { cgotrace_bpf__destroy(skel); }
+};
+struct RingBufferDeleter {
+  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+};
+
+std::string PermissionHint() {
+  return "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE";
+}
+
+std::string LinkTarget(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf) - 1);
+  if (n <= 0) {
+    return path;
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string Basename(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+struct Tracer::Impl {
+  struct Binary {
+    std::unique_ptr<GoBinary> bin;
+    FileId id;
+    std::string comm;
+    uint64_t first_load_vaddr = 0;
+    uint64_t first_load_offset = 0;
+    bool all_processes = false;  // attached with pid -1
+  };
+
+  std::unique_ptr<cgotrace_bpf, SkelDeleter> skel;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> rb;
+  std::vector<Binary> binaries;
+  std::map<std::pair<uint32_t, pid_t>, bool> attached;  // (binary, pid)
+  std::vector<std::unique_ptr<Link>> links;
+  std::map<pid_t, uint64_t> bias;  // per-process PIE load bias
+  const EventCallback* callback = nullptr;
+  int delivered = 0;
+
+  Result<uint32_t> BinaryIndex(const std::string& path);
+  Result<size_t> AttachSites(uint32_t index, const std::string& path, pid_t pid,
+                             const ProbedFunction& fn, enum cgt_site entry_site,
+                             enum cgt_site ret_site);
+  uint64_t BiasFor(const Binary& b, pid_t pid);
+  static int OnSample(void* ctx, void* data, size_t size);
+};
+
+Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Tracer::~Tracer() {
+  // Links go first so no probe fires into freed maps.
+  impl_->links.clear();
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
+  g_libbpf_verbose = options.verbose;
+  libbpf_set_print(LibbpfPrint);
+
+  auto impl = std::make_unique<Impl>();
+  impl->skel.reset(cgotrace_bpf__open());
+  if (!impl->skel) {
+    return MakeError("cannot open the BPF object: {}", strerror(errno));
+  }
+  cgotrace_bpf* skel = impl->skel.get();
+  skel->rodata->wakeup_bytes = options.wakeup_bytes;
+  if (options.report_in_own_pidns) {
+    if (auto ns = OwnPidNamespace(); ns) {
+      skel->rodata->pidns_dev = ns->dev;
+      skel->rodata->pidns_ino = ns->ino;
+    }
+  }
+  if (bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes) != 0) {
+    return MakeError("invalid ring buffer size {} (must be a power of two multiple of the page)",
+                     options.ringbuf_bytes);
+  }
+  if (int err = cgotrace_bpf__load(skel); err != 0) {
+    if (err == -EPERM || err == -EACCES || geteuid() != 0) {
+      return MakeError("permission denied loading BPF programs: {}", PermissionHint());
+    }
+    return MakeError("loading BPF programs failed: {} (rerun with --verbose for the verifier log)",
+                     strerror(-err));
+  }
+  impl->rb.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::OnSample, impl.get(),
+                                  nullptr));
+  if (!impl->rb) {
+    return MakeError("cannot set up the BPF ring buffer: {}", strerror(errno));
+  }
+  return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
+}
+
+Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
+  auto id = FileIdOf(path);
+  if (!id) {
+    return id.error();
+  }
+  for (uint32_t i = 0; i < binaries.size(); ++i) {
+    if (binaries[i].id == *id) {
+      return i;
+    }
+  }
+  if (binaries.size() >= CGT_MAX_BINARIES) {
+    return MakeError("{}: cgotrace traces at most {} distinct binaries at once", path,
+                     CGT_MAX_BINARIES);
+  }
+  auto bin = GoBinary::Analyze(path);
+  if (!bin) {
+    return bin.error();
+  }
+  Binary b;
+  b.id = *id;
+  b.comm = Basename(LinkTarget(path));
+  const auto& segs = (*bin)->elf().load_segments();
+  if (!segs.empty()) {
+    b.first_load_vaddr = segs.front().vaddr;
+    b.first_load_offset = segs.front().offset;
+  }
+  b.bin = std::move(*bin);
+
+  const RuntimeOffsets& off = b.bin->offsets();
+  cgt_binary_config cfg{};
+  cfg.valid = 1;
+  cfg.g_goid = off.g_goid;
+  cfg.g_stack_hi = off.g_stack_hi;
+  auto index = static_cast<uint32_t>(binaries.size());
+  if (bpf_map__update_elem(skel->maps.binaries, &index, sizeof(index), &cfg, sizeof(cfg),
+                           BPF_ANY) != 0) {
+    return MakeError("{}: cannot configure BPF map: {}", path, strerror(errno));
+  }
+  binaries.push_back(std::move(b));
+  return index;
+}
+
+Result<size_t> Tracer::Impl::AttachSites(uint32_t index, const std::string& path, pid_t pid,
+                                         const ProbedFunction& fn, enum cgt_site entry_site,
+                                         enum cgt_site ret_site) {
+  const ElfFile& elf = binaries[index].bin->elf();
+  size_t n = 0;
+  for (const ProbeSite& site : fn.sites) {
+    auto offset = elf.VaddrToFileOffset(site.vaddr);
+    if (!offset) {
+      return offset.error();
+    }
+    bool entry = site.kind == SiteKind::kEntry;
+    LIBBPF_OPTS(bpf_uprobe_opts, opts);
+    opts.bpf_cookie = CGT_COOKIE(index, entry ? entry_site : ret_site);
+    bpf_program* prog = entry ? skel->progs.cgt_entry : skel->progs.cgt_return;
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), *offset, &opts);
+    if (link == nullptr) {
+      int err = errno;
+      if (err == EPERM || err == EACCES) {
+        return MakeError("permission denied attaching uprobe to {}: {}", path, PermissionHint());
+      }
+      if (pid > 0 && (err == ESRCH || !ProcessAlive(pid))) {
+        return MakeError("PID {} exited while attaching", pid);
+      }
+      return MakeError("{}: cannot attach uprobe at {}+0x{:x} (file offset 0x{:x}): {}", path,
+                       fn.name, site.vaddr - fn.entry, *offset, strerror(err));
+    }
+    links.push_back(std::make_unique<Link>(link));
+    ++n;
+  }
+  return n;
+}
+
+Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
+  auto index = impl_->BinaryIndex(path);
+  if (!index) {
+    return index.error();
+  }
+  Impl::Binary& b = impl_->binaries[*index];
+  AttachReport report{path, pid, 0};
+  // A whole-binary attachment already sees every process of it.
+  if (b.all_processes || impl_->attached.count({*index, pid}) != 0) {
+    return report;
+  }
+  auto calls = impl_->AttachSites(*index, path, pid, b.bin->cgocall(), CGT_SITE_CALL_ENTRY,
+                                  CGT_SITE_CALL_RET);
+  if (!calls) {
+    return calls.error();
+  }
+  auto cbs = impl_->AttachSites(*index, path, pid, b.bin->cgocallback(), CGT_SITE_CB_ENTRY,
+                                CGT_SITE_CB_RET);
+  if (!cbs) {
+    return cbs.error();
+  }
+  impl_->attached[{*index, pid}] = true;
+  if (pid < 0) {
+    b.all_processes = true;
+  }
+  report.probes = *calls + *cbs;
+  return report;
+}
+
+Result<AttachReport> Tracer::AddProcess(pid_t pid) {
+  auto exe = ProcessExePath(pid);
+  if (!exe) {
+    return exe.error();
+  }
+  auto report = AddBinary(*exe, pid);
+  if (!report) {
+    // Name the PID as well as the /proc path the user never typed.
+    return MakeError("PID {}: {}", pid, report.error().message);
+  }
+  return report;
+}
+
+uint64_t Tracer::Impl::BiasFor(const Binary& b, pid_t pid) {
+  if (!b.bin->elf().is_pie()) {
+    return 0;
+  }
+  auto it = bias.find(pid);
+  if (it != bias.end()) {
+    return it->second;
+  }
+  auto found = LoadBias(pid, b.id, b.first_load_vaddr, b.first_load_offset);
+  // A process gone before its first event was decoded leaves names as hex.
+  uint64_t value = found ? *found : 0;
+  bias[pid] = value;
+  return value;
+}
+
+int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Impl*>(ctx);
+  if (size < sizeof(cgt_event)) {
+    return 0;
+  }
+  cgt_event raw;
+  memcpy(&raw, data, sizeof(raw));
+  if (raw.binary >= self->binaries.size()) {
+    return 0;
+  }
+  const Binary& b = self->binaries[raw.binary];
+  uint64_t bias = self->BiasFor(b, static_cast<pid_t>(raw.pid));
+  CgoEvent ev;
+  ev.pid = raw.pid;
+  ev.tid = raw.tid;
+  ev.goid = raw.goid;
+  ev.comm = b.comm;
+  ev.start_ns = raw.start_ns;
+  ev.duration_ns = raw.duration_ns;
+  ev.stack_depth = raw.stack_depth;
+  if (raw.kind == CGT_EV_CALLBACK) {
+    ev.kind = EventKind::kCallback;
+    ev.func = b.bin->CallbackName(raw.fn - bias);
+  } else {
+    ev.kind = EventKind::kCall;
+    ev.func = b.bin->CallName(raw.fn - bias, raw.caller_pc ? raw.caller_pc - bias : 0);
+  }
+  (*self->callback)(ev);
+  ++self->delivered;
+  return 0;
+}
+
+Result<int> Tracer::Poll(int timeout_ms, const EventCallback& callback) {
+  impl_->callback = &callback;
+  impl_->delivered = 0;
+  // Wakeups are batched in BPF, so epoll may stay quiet while data waits:
+  // always drain after the wait.
+  int err = ring_buffer__poll(impl_->rb.get(), timeout_ms);
+  if (err >= 0) {
+    err = ring_buffer__consume(impl_->rb.get());
+  }
+  impl_->callback = nullptr;
+  if (err < 0 && err != -EINTR) {
+    return MakeError("reading the BPF ring buffer failed: {}", strerror(-err));
+  }
+  return impl_->delivered;
+}
+
+TracerStats Tracer::Stats() const {
+  TracerStats out;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    return out;
+  }
+  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+  auto sum = [&](uint32_t key) -> uint64_t {
+    if (bpf_map__lookup_elem(impl_->skel->maps.stats, &key, sizeof(key), values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0) {
+      return 0;
+    }
+    uint64_t total = 0;
+    for (uint64_t v : values) {
+      total += v;
+    }
+    return total;
+  };
+  out.events = sum(CGT_STAT_EVENTS);
+  out.lost = sum(CGT_STAT_LOST_RINGBUF);
+  out.no_entry = sum(CGT_STAT_NO_ENTRY);
+  out.read_fail = sum(CGT_STAT_READ_FAIL);
+  out.entries = sum(CGT_STAT_ENTRIES);
+  return out;
+}
+
+size_t Tracer::probe_count() const { return impl_->links.size(); }
+
+}  // namespace cgotrace
