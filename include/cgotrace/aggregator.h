@@ -39,7 +39,7 @@ struct StatSnapshot {
   std::vector<StatRow> calls;      // sorted by total_ns descending
   std::vector<StatRow> callbacks;  // same, for cgo_callback events
   uint64_t events = 0;
-  uint64_t lost = 0;       // kernel-side drops (ring buffer full)
+  uint64_t lost = 0;  // kernel-side drops (ring buffer full)
   uint64_t interval_ns = 0;
 };
 

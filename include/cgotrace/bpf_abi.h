@@ -101,6 +101,10 @@ struct cgt_inflight {
 	cgt_u64 caller_pc;
 };
 
+/* `in_cgo` array map, index = binary index: how many calls of that binary
+ * are inside runtime.cgocall right now (entry seen, return not yet). Each
+ * call runs on one OS thread, so this is the number of threads in C. */
+
 /* Counters in the per-CPU `stats` array map; userspace sums CPUs. */
 enum cgt_stat {
 	CGT_STAT_EVENTS = 0, /* events written to the ring buffer */

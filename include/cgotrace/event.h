@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cgotrace {
 
@@ -22,6 +23,11 @@ struct CgoEvent {
   uint64_t start_ns = 0;     // CLOCK_MONOTONIC at runtime.cgocall entry
   uint64_t duration_ns = 0;  // entry to return, callbacks included
   uint32_t stack_depth = 0;  // g.stack.hi - SP at the call, bytes
+  // Go call stack of the call site (innermost first) as link-time PCs (PIE
+  // bias removed), when stack capture is on; empty otherwise. Symbolize with
+  // the binary's GoPclntab::FuncAt.
+  std::vector<uint64_t> stack;
+  std::string binary_path;  // executable the event came from (for symbolizing)
 };
 
 }  // namespace cgotrace

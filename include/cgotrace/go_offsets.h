@@ -26,9 +26,8 @@ struct RuntimeOffsets {
   std::string source;       // "dwarf" or "table (go1.26)"
 
   bool operator==(const RuntimeOffsets& o) const {
-    return g_goid == o.g_goid && g_stack_lo == o.g_stack_lo &&
-           g_stack_hi == o.g_stack_hi && g_m == o.g_m &&
-           m_procid == o.m_procid && m_curg == o.m_curg;
+    return g_goid == o.g_goid && g_stack_lo == o.g_stack_lo && g_stack_hi == o.g_stack_hi &&
+           g_m == o.g_m && m_procid == o.m_procid && m_curg == o.m_curg;
   }
 
   // From DWARF (.debug_info, compressed or not). Error if the binary has no

@@ -22,10 +22,10 @@ enum class SiteKind { kEntry, kReturn };
 
 struct ProbeSite {
   SiteKind kind = SiteKind::kEntry;
-  uint64_t vaddr = 0;      // link-time virtual address
-  std::string insn;        // disassembly, e.g. "ret" or "push rbp"
-  std::string bytes_hex;   // e.g. "c3"
-  std::string why;         // "function entry", "return instruction"
+  uint64_t vaddr = 0;     // link-time virtual address
+  std::string insn;       // disassembly, e.g. "ret" or "push rbp"
+  std::string bytes_hex;  // e.g. "c3"
+  std::string why;        // "function entry", "return instruction"
 };
 
 struct InstructionInfo {
@@ -43,13 +43,13 @@ struct InstructionInfo {
 // cannot decode is returned as ".inst 0x........" (fixed-width code cannot be
 // misaligned by it) unless it lies in the branch-register class that holds
 // the return instructions: that is an Error.
-Result<std::vector<InstructionInfo>> DecodeFunction(
-    Arch arch, uint64_t vaddr, std::span<const uint8_t> code);
+Result<std::vector<InstructionInfo>> DecodeFunction(Arch arch, uint64_t vaddr,
+                                                    std::span<const uint8_t> code);
 
 // Entry site plus one site per return instruction (x86-64 RET/RETN; arm64
 // RET). Error if the function has no return instruction.
-Result<std::vector<ProbeSite>> FindProbeSites(
-    Arch arch, uint64_t vaddr, std::span<const uint8_t> code);
+Result<std::vector<ProbeSite>> FindProbeSites(Arch arch, uint64_t vaddr,
+                                              std::span<const uint8_t> code);
 
 // Addresses of the 5-byte NOPs (0f 1f 44 00 00, "nop dword ptr [rax+rax]")
 // among the function's decoded instructions. Linux 6.18+ can optimise a

@@ -30,6 +30,9 @@ struct TracerOptions {
   uint64_t wakeup_bytes = 64u << 10;   // batch ring-buffer wakeups
   bool report_in_own_pidns = true;     // translate PIDs into our namespace
   bool verbose = false;                // libbpf debug output to stderr
+  // Benchmark only: attach a program that does nothing at every site, to
+  // measure the kernel's uprobe cost alone. No events are produced.
+  bool empty_probes = false;
 };
 
 struct TracerStats {
@@ -38,6 +41,21 @@ struct TracerStats {
   uint64_t no_entry = 0;      // return seen without its entry (attach race)
   uint64_t read_fail = 0;     // g unreadable
   uint64_t entries = 0;       // entry probe hits
+};
+
+// One traced executable, for the exporter's per-binary gauges.
+struct BinaryStatus {
+  std::string path;
+  std::string comm;
+  int64_t threads_in_cgo = 0;  // calls inside runtime.cgocall right now
+  size_t probes = 0;           // attached uprobes for this binary
+};
+
+// Cumulative run time of the BPF programs; zero unless the kernel's
+// kernel.bpf_stats_enabled sysctl is 1.
+struct ProgramStats {
+  uint64_t run_time_ns = 0;
+  uint64_t run_count = 0;
 };
 
 // What was attached for one target, for messages and `inspect`.
@@ -63,6 +81,14 @@ class Tracer {
   // ones started later). Used by launch mode with the child's PID before it
   // execs `path`.
   Result<AttachReport> AddBinary(const std::string& path, pid_t pid);
+
+  // Detaches every probe attached for `pid` (a process that exited, or one
+  // the caller stops tracing). No-op for unknown PIDs.
+  void RemoveProcess(pid_t pid);
+  // PIDs with probes of their own (not whole-binary attachments).
+  std::vector<pid_t> AttachedPids() const;
+  std::vector<BinaryStatus> Binaries() const;
+  ProgramStats ProgramRunStats() const;
 
   // Waits up to timeout_ms for data, then delivers every event available.
   // Returns the number of events delivered, or an Error on ring-buffer

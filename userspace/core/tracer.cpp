@@ -76,16 +76,17 @@ struct Tracer::Impl {
   std::unique_ptr<cgotrace_bpf, SkelDeleter> skel;
   std::unique_ptr<ring_buffer, RingBufferDeleter> rb;
   std::vector<Binary> binaries;
-  std::map<std::pair<uint32_t, pid_t>, bool> attached;  // (binary, pid)
-  std::vector<std::unique_ptr<Link>> links;
+  // Probes per (binary index, pid); pid -1 for whole-binary attachments.
+  std::map<std::pair<uint32_t, pid_t>, std::vector<std::unique_ptr<Link>>> links;
   std::map<pid_t, uint64_t> bias;  // per-process PIE load bias
+  bool empty_probes = false;
   const EventCallback* callback = nullptr;
   int delivered = 0;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
-  Result<size_t> AttachSites(uint32_t index, const std::string& path, pid_t pid,
-                             const ProbedFunction& fn, enum cgt_site entry_site,
-                             enum cgt_site ret_site);
+  Result<void> AttachSites(uint32_t index, const std::string& path, pid_t pid,
+                           const ProbedFunction& fn, enum cgt_site entry_site,
+                           enum cgt_site ret_site, std::vector<std::unique_ptr<Link>>* out);
   uint64_t BiasFor(const Binary& b, pid_t pid);
   static int OnSample(void* ctx, void* data, size_t size);
 };
@@ -107,6 +108,7 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
     return MakeError("cannot open the BPF object: {}", strerror(errno));
   }
   cgotrace_bpf* skel = impl->skel.get();
+  impl->empty_probes = options.empty_probes;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
   if (options.report_in_own_pidns) {
     if (auto ns = OwnPidNamespace(); ns) {
@@ -175,11 +177,11 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   return index;
 }
 
-Result<size_t> Tracer::Impl::AttachSites(uint32_t index, const std::string& path, pid_t pid,
-                                         const ProbedFunction& fn, enum cgt_site entry_site,
-                                         enum cgt_site ret_site) {
+Result<void> Tracer::Impl::AttachSites(uint32_t index, const std::string& path, pid_t pid,
+                                       const ProbedFunction& fn, enum cgt_site entry_site,
+                                       enum cgt_site ret_site,
+                                       std::vector<std::unique_ptr<Link>>* out) {
   const ElfFile& elf = binaries[index].bin->elf();
-  size_t n = 0;
   for (const ProbeSite& site : fn.sites) {
     auto offset = elf.VaddrToFileOffset(site.vaddr);
     if (!offset) {
@@ -188,7 +190,9 @@ Result<size_t> Tracer::Impl::AttachSites(uint32_t index, const std::string& path
     bool entry = site.kind == SiteKind::kEntry;
     LIBBPF_OPTS(bpf_uprobe_opts, opts);
     opts.bpf_cookie = CGT_COOKIE(index, entry ? entry_site : ret_site);
-    bpf_program* prog = entry ? skel->progs.cgt_entry : skel->progs.cgt_return;
+    bpf_program* prog = empty_probes ? skel->progs.cgt_empty
+                        : entry      ? skel->progs.cgt_entry
+                                     : skel->progs.cgt_return;
     bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), *offset, &opts);
     if (link == nullptr) {
       int err = errno;
@@ -201,10 +205,9 @@ Result<size_t> Tracer::Impl::AttachSites(uint32_t index, const std::string& path
       return MakeError("{}: cannot attach uprobe at {}+0x{:x} (file offset 0x{:x}): {}", path,
                        fn.name, site.vaddr - fn.entry, *offset, strerror(err));
     }
-    links.push_back(std::make_unique<Link>(link));
-    ++n;
+    out->push_back(std::make_unique<Link>(link));
   }
-  return n;
+  return Ok();
 }
 
 Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
@@ -215,25 +218,73 @@ Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
   Impl::Binary& b = impl_->binaries[*index];
   AttachReport report{path, pid, 0};
   // A whole-binary attachment already sees every process of it.
-  if (b.all_processes || impl_->attached.count({*index, pid}) != 0) {
+  if (b.all_processes || impl_->links.count({*index, pid}) != 0) {
     return report;
   }
-  auto calls = impl_->AttachSites(*index, path, pid, b.bin->cgocall(), CGT_SITE_CALL_ENTRY,
-                                  CGT_SITE_CALL_RET);
-  if (!calls) {
-    return calls.error();
-  }
-  auto cbs = impl_->AttachSites(*index, path, pid, b.bin->cgocallback(), CGT_SITE_CB_ENTRY,
-                                CGT_SITE_CB_RET);
-  if (!cbs) {
-    return cbs.error();
-  }
-  impl_->attached[{*index, pid}] = true;
+  // On any failure the partial list is destroyed: nothing stays attached.
+  std::vector<std::unique_ptr<Link>> links;
+  CGT_TRY(impl_->AttachSites(*index, path, pid, b.bin->cgocall(), CGT_SITE_CALL_ENTRY,
+                             CGT_SITE_CALL_RET, &links));
+  CGT_TRY(impl_->AttachSites(*index, path, pid, b.bin->cgocallback(), CGT_SITE_CB_ENTRY,
+                             CGT_SITE_CB_RET, &links));
+  report.probes = links.size();
+  impl_->links[{*index, pid}] = std::move(links);
   if (pid < 0) {
     b.all_processes = true;
   }
-  report.probes = *calls + *cbs;
   return report;
+}
+
+void Tracer::RemoveProcess(pid_t pid) {
+  for (auto it = impl_->links.begin(); it != impl_->links.end();) {
+    it = it->first.second == pid ? impl_->links.erase(it) : std::next(it);
+  }
+  impl_->bias.erase(pid);
+}
+
+std::vector<pid_t> Tracer::AttachedPids() const {
+  std::vector<pid_t> out;
+  for (const auto& [key, links] : impl_->links) {
+    if (key.second > 0) {
+      out.push_back(key.second);
+    }
+  }
+  return out;
+}
+
+std::vector<BinaryStatus> Tracer::Binaries() const {
+  std::vector<BinaryStatus> out;
+  for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    BinaryStatus st;
+    st.path = impl_->binaries[i].bin->elf().path();
+    st.comm = impl_->binaries[i].comm;
+    int64_t value = 0;
+    if (bpf_map__lookup_elem(impl_->skel->maps.in_cgo, &i, sizeof(i), &value, sizeof(value), 0) ==
+        0) {
+      // Calls cut off by a process exit never return; clamp the leftovers.
+      st.threads_in_cgo = value < 0 ? 0 : value;
+    }
+    for (const auto& [key, links] : impl_->links) {
+      if (key.first == i) {
+        st.probes += links.size();
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+ProgramStats Tracer::ProgramRunStats() const {
+  ProgramStats out;
+  for (bpf_program* prog : {impl_->skel->progs.cgt_entry, impl_->skel->progs.cgt_return}) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
+      out.run_time_ns += info.run_time_ns;
+      out.run_count += info.run_cnt;
+    }
+  }
+  return out;
 }
 
 Result<AttachReport> Tracer::AddProcess(pid_t pid) {
@@ -281,6 +332,7 @@ int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
   ev.tid = raw.tid;
   ev.goid = raw.goid;
   ev.comm = b.comm;
+  ev.binary_path = b.bin->elf().path();
   ev.start_ns = raw.start_ns;
   ev.duration_ns = raw.duration_ns;
   ev.stack_depth = raw.stack_depth;
@@ -338,6 +390,12 @@ TracerStats Tracer::Stats() const {
   return out;
 }
 
-size_t Tracer::probe_count() const { return impl_->links.size(); }
+size_t Tracer::probe_count() const {
+  size_t n = 0;
+  for (const auto& [key, links] : impl_->links) {
+    n += links.size();
+  }
+  return n;
+}
 
 }  // namespace cgotrace
