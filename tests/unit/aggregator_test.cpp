@@ -1,0 +1,232 @@
+#include "cgotrace/aggregator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cgotrace {
+namespace {
+
+using testing::HasSubstr;
+
+CgoEvent Event(const std::string& func, uint64_t duration_ns, uint64_t goid = 1, uint32_t tid = 100,
+               EventKind kind = EventKind::kCall) {
+  CgoEvent e;
+  e.kind = kind;
+  e.pid = 100;
+  e.tid = tid;
+  e.goid = goid;
+  e.func = func;
+  e.comm = "app";
+  e.duration_ns = duration_ns;
+  return e;
+}
+
+TEST(ParseGroupByTest, AcceptsKnownRejectsUnknown) {
+  ASSERT_TRUE(ParseGroupBy("func").ok());
+  EXPECT_EQ(*ParseGroupBy("func"), GroupBy::kFunc);
+  EXPECT_EQ(*ParseGroupBy("goid"), GroupBy::kGoid);
+  EXPECT_EQ(*ParseGroupBy("tid"), GroupBy::kTid);
+  const auto bad = ParseGroupBy("pid");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("'pid'"));
+  EXPECT_THAT(bad.error().message, HasSubstr("func, goid, tid"));
+  EXPECT_FALSE(ParseGroupBy("").ok());
+  EXPECT_FALSE(ParseGroupBy("FUNC").ok());
+  for (GroupBy by : {GroupBy::kFunc, GroupBy::kGoid, GroupBy::kTid}) {
+    EXPECT_EQ(*ParseGroupBy(GroupByName(by)), by);
+  }
+}
+
+TEST(StatAggregatorTest, SummarizesOneFunction) {
+  StatAggregator agg(GroupBy::kFunc);
+  for (uint64_t d : {1000, 2000, 3000}) {
+    agg.Add(Event("A", d));
+  }
+  agg.SetLost(7);
+  const StatSnapshot snap = agg.Snapshot(1'000'000'000);
+  EXPECT_EQ(snap.by, GroupBy::kFunc);
+  EXPECT_EQ(snap.events, 3u);
+  EXPECT_EQ(snap.lost, 7u);
+  EXPECT_EQ(snap.interval_ns, 1'000'000'000u);
+  EXPECT_TRUE(snap.callbacks.empty());
+  ASSERT_EQ(snap.calls.size(), 1u);
+  const StatRow& row = snap.calls[0];
+  EXPECT_EQ(row.key, "A");
+  EXPECT_EQ(row.count, 3u);
+  EXPECT_EQ(row.total_ns, 6000u);
+  EXPECT_DOUBLE_EQ(row.mean_ns, 2000.0);
+  EXPECT_EQ(row.max_ns, 3000u);
+  EXPECT_NEAR(static_cast<double>(row.p50_ns), 2000.0, 40.0);
+  EXPECT_NEAR(static_cast<double>(row.p90_ns), 3000.0, 60.0);
+  EXPECT_EQ(row.hist.count(), 3u);
+}
+
+TEST(StatAggregatorTest, SortsByTotalThenKeyAndSeparatesCallbacks) {
+  StatAggregator agg(GroupBy::kFunc);
+  agg.Add(Event("small", 10));
+  agg.Add(Event("big", 5000));
+  agg.Add(Event("tie_b", 100));
+  agg.Add(Event("tie_a", 100));
+  agg.Add(Event("goCb", 700, 1, 100, EventKind::kCallback));
+  agg.Add(Event("big", 900, 1, 100, EventKind::kCallback));
+  const StatSnapshot snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 4u);
+  EXPECT_EQ(snap.calls[0].key, "big");
+  EXPECT_EQ(snap.calls[0].count, 1u);  // the callback named "big" is not merged in
+  EXPECT_EQ(snap.calls[1].key, "tie_a");
+  EXPECT_EQ(snap.calls[2].key, "tie_b");
+  EXPECT_EQ(snap.calls[3].key, "small");
+  ASSERT_EQ(snap.callbacks.size(), 2u);
+  EXPECT_EQ(snap.callbacks[0].key, "big");
+  EXPECT_EQ(snap.callbacks[1].key, "goCb");
+  EXPECT_EQ(snap.events, 6u);
+}
+
+TEST(StatAggregatorTest, GroupsByGoidAndTidAsNumbers) {
+  StatAggregator by_goid(GroupBy::kGoid);
+  by_goid.Add(Event("x", 50, 10));
+  by_goid.Add(Event("y", 50, 9));
+  by_goid.Add(Event("z", 50, 9));
+  auto snap = by_goid.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 2u);
+  EXPECT_EQ(snap.calls[0].key, "9");
+  EXPECT_EQ(snap.calls[0].count, 2u);
+  EXPECT_EQ(snap.calls[1].key, "10");
+
+  StatAggregator by_tid(GroupBy::kTid);
+  by_tid.Add(Event("x", 50, 1, 200));
+  by_tid.Add(Event("x", 50, 2, 30));
+  snap = by_tid.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 2u);
+  EXPECT_EQ(snap.calls[0].key, "30");  // equal totals: numeric, not text, order
+  EXPECT_EQ(snap.calls[1].key, "200");
+}
+
+TEST(StatAggregatorTest, ResetClearsRowsButKeepsLost) {
+  StatAggregator agg(GroupBy::kFunc);
+  agg.Add(Event("A", 1));
+  agg.SetLost(3);
+  agg.Reset();
+  const StatSnapshot snap = agg.Snapshot(0);
+  EXPECT_TRUE(snap.calls.empty());
+  EXPECT_EQ(snap.events, 0u);
+  EXPECT_EQ(snap.lost, 3u);
+}
+
+StatSnapshot SampleSnapshot() {
+  StatAggregator agg(GroupBy::kFunc);
+  for (int i = 0; i < 1200; ++i) {
+    agg.Add(Event("sqlite3_step", 10'000));
+  }
+  agg.Add(Event("free", 500));
+  agg.Add(Event("goCallback", 1'500'000, 1, 100, EventKind::kCallback));
+  return agg.Snapshot(2'000'000'000);
+}
+
+TEST(FormatStatTextTest, ExactTable) {
+  const std::string expected =
+      "FUNC                 COUNT      TOTAL       MEAN        P50        P90        P99        "
+      "MAX\n"
+      "sqlite3_step          1200     12.0ms     10.0µs     10.0µs     10.0µs     10.0µs     "
+      "10.0µs\n"
+      "free                     1      500ns      500ns      500ns      500ns      500ns      "
+      "500ns\n"
+      "\n"
+      "callbacks (C -> Go):\n"
+      "FUNC                 COUNT      TOTAL       MEAN        P50        P90        P99        "
+      "MAX\n"
+      "goCallback               1     1.50ms     1.50ms     1.50ms     1.50ms     1.50ms     "
+      "1.50ms\n"
+      "\n"
+      "events: 1202  lost: 0\n";
+  EXPECT_EQ(FormatStatText(SampleSnapshot(), false), expected);
+}
+
+TEST(FormatStatTextTest, HistogramsAndGroupTitles) {
+  const std::string text = FormatStatText(SampleSnapshot(), true);
+  EXPECT_THAT(text, HasSubstr("\nsqlite3_step:\n     usecs               : count     distribution\n"
+                              "         8 -> 15         : 1200     |"));
+  EXPECT_THAT(text, HasSubstr("\nfree:\n     usecs               : count     distribution\n"
+                              "         0 -> 1          : 1        |"));
+  EXPECT_THAT(text, HasSubstr("\ngoCallback (callback):\n"));
+  EXPECT_THAT(text, testing::EndsWith("\nevents: 1202  lost: 0\n"));
+
+  StatAggregator agg(GroupBy::kGoid);
+  agg.Add(Event("x", 1, 42));
+  agg.SetLost(9);
+  const std::string goid_text = FormatStatText(agg.Snapshot(0), false);
+  EXPECT_THAT(goid_text, testing::StartsWith("GOID "));
+  EXPECT_THAT(goid_text, HasSubstr("\n42 "));
+  EXPECT_THAT(goid_text, HasSubstr("lost: 9"));
+  EXPECT_THAT(goid_text, testing::Not(HasSubstr("callbacks")));
+  StatAggregator tid_agg(GroupBy::kTid);
+  EXPECT_THAT(FormatStatText(tid_agg.Snapshot(0), false), testing::StartsWith("TID "));
+}
+
+TEST(FormatStatTextTest, LongKeysAndCountsKeepColumnsSeparated) {
+  StatAggregator agg(GroupBy::kFunc);
+  const std::string long_name(30, 'f');
+  for (int i = 0; i < 3; ++i) {
+    agg.Add(Event(long_name, 1'000'000'000'000'000));
+  }
+  const std::string text = FormatStatText(agg.Snapshot(0), false);
+  EXPECT_THAT(text, HasSubstr("\n" + long_name + "     3   3000000s   1000000s"));
+}
+
+TEST(FormatStatTextTest, ExtremeDurations) {
+  StatAggregator agg(GroupBy::kFunc);
+  agg.Add(Event("huge", UINT64_MAX));
+  agg.Add(Event("huge", UINT64_MAX));
+  agg.Add(Event("zero", 0));
+  const StatSnapshot snap = agg.Snapshot(0);
+  EXPECT_EQ(snap.calls[0].total_ns, UINT64_MAX);  // saturated
+  const std::string text = FormatStatText(snap, true);
+  EXPECT_THAT(text, HasSubstr("\nhuge                     2"));
+  EXPECT_THAT(text, HasSubstr("18446744074s"));
+  // The widest cell (12 columns) widens every duration column to 14.
+  EXPECT_THAT(text, HasSubstr("\nzero                     1" + std::string(11, ' ') + "0ns "));
+  const auto j = nlohmann::json::parse(FormatStatJson(snap));
+  EXPECT_EQ(j["calls"][0]["max_ns"].get<uint64_t>(), UINT64_MAX);
+  EXPECT_EQ(j["calls"][1]["buckets"], nlohmann::json::parse("[[0,0,1]]"));
+}
+
+TEST(FormatStatJsonTest, ParsesWithSameNumbers) {
+  StatAggregator agg(GroupBy::kFunc);
+  for (uint64_t d : {1000, 2000, 3000}) {
+    agg.Add(Event("A", d));
+  }
+  agg.Add(Event("cb\"\n\xff", 64, 1, 100, EventKind::kCallback));
+  agg.SetLost(5);
+  const auto j = nlohmann::json::parse(FormatStatJson(agg.Snapshot(1'000'000'000)));
+  EXPECT_EQ(j["by"], "func");
+  EXPECT_EQ(j["interval_ns"], 1'000'000'000u);
+  EXPECT_EQ(j["events"], 4u);
+  EXPECT_EQ(j["lost"], 5u);
+  ASSERT_EQ(j["calls"].size(), 1u);
+  const auto& a = j["calls"][0];
+  EXPECT_EQ(a["key"], "A");
+  EXPECT_EQ(a["count"], 3u);
+  EXPECT_EQ(a["total_ns"], 6000u);
+  EXPECT_DOUBLE_EQ(a["mean_ns"].get<double>(), 2000.0);
+  EXPECT_EQ(a["max_ns"], 3000u);
+  EXPECT_NEAR(a["p50_ns"].get<double>(), 2000.0, 40.0);
+  EXPECT_TRUE(a["p90_ns"].is_number_unsigned());
+  EXPECT_TRUE(a["p99_ns"].is_number_unsigned());
+  EXPECT_EQ(a["buckets"], nlohmann::json::parse("[[1000,1007,1],[2000,2015,1],[2976,3007,1]]"));
+  ASSERT_EQ(j["callbacks"].size(), 1u);
+  EXPECT_EQ(j["callbacks"][0]["key"], "cb\"\n\xEF\xBF\xBD");
+  EXPECT_EQ(j["callbacks"][0]["buckets"], nlohmann::json::parse("[[64,64,1]]"));
+}
+
+TEST(FormatStatJsonTest, EmptySnapshotStillReportsLost) {
+  StatAggregator agg(GroupBy::kTid);
+  agg.SetLost(0);
+  EXPECT_EQ(FormatStatJson(agg.Snapshot(0)),
+            R"({"by":"tid","interval_ns":0,"events":0,"lost":0,"calls":[],"callbacks":[]})");
+}
+
+}  // namespace
+}  // namespace cgotrace
