@@ -29,6 +29,8 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
  * tracer's own), so a containerized tracer reports the PIDs its user sees. */
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
+/* Capture the Go call stack of each cgo call site (record --call-stacks). */
+const volatile __u32 capture_stacks = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -62,6 +64,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __s64);
 } in_cgo SEC(".maps");
+
+/* Deduplicated user stacks. The kernel walks frame pointers, which Go keeps
+ * on amd64 and arm64; since Linux 6.12 a uprobe at a function's first
+ * instruction also reports the caller from the return address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, CGT_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, CGT_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
 
 static __always_inline void in_cgo_add(__u32 binary, __s64 delta)
 {
@@ -166,6 +178,15 @@ int cgt_entry(cgt_regs *ctx)
 	key.site_kind = kind;
 	val.fn = CGT_REG_ARG0(ctx);
 	val.caller_pc = kind == CGT_EV_CALL ? return_address(ctx) : 0;
+	val.stack_id = CGT_NO_STACK;
+	if (capture_stacks && kind == CGT_EV_CALL) {
+		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+		if (id >= 0)
+			val.stack_id = (__u32)id;
+		else
+			stat_inc(CGT_STAT_STACK_FAIL);
+	}
 	val.start_ns = bpf_ktime_get_ns();
 	/* BPF_NOEXIST: a re-entry at the same depth (a restarted function) must
 	 * not count one call twice in in_cgo. */
@@ -223,7 +244,7 @@ int cgt_return(cgt_regs *ctx)
 	ev->binary = binary;
 	ev->kind = key.site_kind;
 	ev->pad0 = 0;
-	ev->pad1 = 0;
+	ev->stack_id = val->stack_id;
 	bpf_map_delete_elem(&inflight, &key);
 
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP

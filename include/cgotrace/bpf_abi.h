@@ -81,8 +81,13 @@ struct cgt_event {
 	cgt_u32 binary; /* binary index (from the cookie) */
 	cgt_u16 kind; /* enum cgt_event_kind */
 	cgt_u16 pad0;
-	cgt_u32 pad1;
+	cgt_u32 stack_id; /* id in the `stacks` map, or CGT_NO_STACK */
 };
+
+/* Frames kept per call stack, and distinct stacks kept per run. */
+#define CGT_STACK_DEPTH 64
+#define CGT_MAX_STACKS 16384
+#define CGT_NO_STACK 0xffffffffu
 
 /* Key of the in-flight map. Stable across goroutine stack moves: a call is
  * identified by (process, goroutine, depth from stack top), and the depth of a
@@ -99,6 +104,8 @@ struct cgt_inflight {
 	cgt_u64 start_ns;
 	cgt_u64 fn;
 	cgt_u64 caller_pc;
+	cgt_u32 stack_id;
+	cgt_u32 pad;
 };
 
 /* `in_cgo` array map, index = binary index: how many calls of that binary
@@ -112,7 +119,8 @@ enum cgt_stat {
 	CGT_STAT_NO_ENTRY = 2, /* a return without a recorded entry */
 	CGT_STAT_READ_FAIL = 3, /* reading g from user memory failed */
 	CGT_STAT_ENTRIES = 4, /* entry probe hits */
-	CGT_STAT_MAX = 5,
+	CGT_STAT_STACK_FAIL = 5, /* call stack not captured (map full, hash collision) */
+	CGT_STAT_MAX = 6,
 };
 
 #endif /* CGOTRACE_BPF_ABI_H */

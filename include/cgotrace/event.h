@@ -27,6 +27,9 @@ struct CgoEvent {
   // bias removed), when stack capture is on; empty otherwise. Symbolize with
   // the binary's GoPclntab::FuncAt.
   std::vector<uint64_t> stack;
+  // The same stack symbolized through the binary's pclntab (works on
+  // stripped binaries): Go function names, innermost first.
+  std::vector<std::string> frames;
   std::string binary_path;  // executable the event came from (for symbolizing)
 };
 

@@ -33,6 +33,8 @@ struct TracerOptions {
   // Benchmark only: attach a program that does nothing at every site, to
   // measure the kernel's uprobe cost alone. No events are produced.
   bool empty_probes = false;
+  // Capture each call's Go call stack (CgoEvent::stack).
+  bool call_stacks = false;
 };
 
 struct TracerStats {
@@ -41,6 +43,7 @@ struct TracerStats {
   uint64_t no_entry = 0;      // return seen without its entry (attach race)
   uint64_t read_fail = 0;     // g unreadable
   uint64_t entries = 0;       // entry probe hits
+  uint64_t stack_fail = 0;    // calls whose stack could not be captured
 };
 
 // One traced executable, for the exporter's per-binary gauges.

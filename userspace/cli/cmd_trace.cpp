@@ -11,6 +11,8 @@ struct TraceFlags {
   TargetFlags targets;
   std::string format = "text";
   std::string output;
+  bool empty_probes = false;
+  bool call_stacks = false;
 };
 
 int RunTrace(const TraceFlags& flags) {
@@ -22,6 +24,8 @@ int RunTrace(const TraceFlags& flags) {
   if (!opts) {
     return Fail(opts.error());
   }
+  opts->tracer.empty_probes = flags.empty_probes;
+  opts->tracer.call_stacks = flags.call_stacks;
   auto out = Output::Open(flags.output);
   if (!out) {
     return Fail(out.error());
@@ -55,6 +59,10 @@ void RegisterTrace(CLI::App* app, std::function<int()>* run) {
   AddTargetFlags(sub, &flags->targets);
   sub->add_option("--format", flags->format, "text (default) or jsonl");
   sub->add_option("-o,--output", flags->output, "Write events to this file instead of stdout");
+  sub->add_flag("--call-stacks", flags->call_stacks,
+                "Add each call's Go call stack (innermost first) to jsonl events");
+  sub->add_flag("--empty-probes", flags->empty_probes,
+                "Benchmark only: attach do-nothing probes at the same sites (kernel floor)");
   sub->callback([flags, run] { *run = [flags] { return RunTrace(*flags); }; });
   SetCommandSink(sub, &flags->targets.command);
 }

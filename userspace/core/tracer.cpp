@@ -79,6 +79,8 @@ struct Tracer::Impl {
   // Probes per (binary index, pid); pid -1 for whole-binary attachments.
   std::map<std::pair<uint32_t, pid_t>, std::vector<std::unique_ptr<Link>>> links;
   std::map<pid_t, uint64_t> bias;  // per-process PIE load bias
+  // Stack ids are stable (no BPF_F_REUSE_STACKID), so each is read once.
+  std::map<uint32_t, std::vector<uint64_t>> stack_cache;
   bool empty_probes = false;
   const EventCallback* callback = nullptr;
   int delivered = 0;
@@ -88,6 +90,7 @@ struct Tracer::Impl {
                            const ProbedFunction& fn, enum cgt_site entry_site,
                            enum cgt_site ret_site, std::vector<std::unique_ptr<Link>>* out);
   uint64_t BiasFor(const Binary& b, pid_t pid);
+  const std::vector<uint64_t>& StackFor(uint32_t id);
   static int OnSample(void* ctx, void* data, size_t size);
 };
 
@@ -110,6 +113,7 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
   cgotrace_bpf* skel = impl->skel.get();
   impl->empty_probes = options.empty_probes;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
+  skel->rodata->capture_stacks = options.call_stacks ? 1 : 0;
   if (options.report_in_own_pidns) {
     if (auto ns = OwnPidNamespace(); ns) {
       skel->rodata->pidns_dev = ns->dev;
@@ -315,6 +319,23 @@ uint64_t Tracer::Impl::BiasFor(const Binary& b, pid_t pid) {
   return value;
 }
 
+const std::vector<uint64_t>& Tracer::Impl::StackFor(uint32_t id) {
+  auto it = stack_cache.find(id);
+  if (it != stack_cache.end()) {
+    return it->second;
+  }
+  std::vector<uint64_t> ips(CGT_STACK_DEPTH, 0);
+  std::vector<uint64_t> out;
+  if (bpf_map__lookup_elem(skel->maps.stacks, &id, sizeof(id), ips.data(),
+                           ips.size() * sizeof(uint64_t), 0) == 0) {
+    // Frame 0 is runtime.cgocall itself: the call site starts at frame 1.
+    for (size_t i = 1; i < ips.size() && ips[i] != 0; ++i) {
+      out.push_back(ips[i]);
+    }
+  }
+  return stack_cache.emplace(id, std::move(out)).first->second;
+}
+
 int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Impl*>(ctx);
   if (size < sizeof(cgt_event)) {
@@ -336,6 +357,13 @@ int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
   ev.start_ns = raw.start_ns;
   ev.duration_ns = raw.duration_ns;
   ev.stack_depth = raw.stack_depth;
+  if (raw.stack_id != CGT_NO_STACK) {
+    for (uint64_t pc : self->StackFor(raw.stack_id)) {
+      ev.stack.push_back(pc - bias);
+      const GoFunc* f = b.bin->pclntab().FuncAt(pc - bias);
+      ev.frames.push_back(f != nullptr ? f->name : fmt::format("0x{:x}", pc - bias));
+    }
+  }
   if (raw.kind == CGT_EV_CALLBACK) {
     ev.kind = EventKind::kCallback;
     ev.func = b.bin->CallbackName(raw.fn - bias);
@@ -387,6 +415,7 @@ TracerStats Tracer::Stats() const {
   out.no_entry = sum(CGT_STAT_NO_ENTRY);
   out.read_fail = sum(CGT_STAT_READ_FAIL);
   out.entries = sum(CGT_STAT_ENTRIES);
+  out.stack_fail = sum(CGT_STAT_STACK_FAIL);
   return out;
 }
 
