@@ -176,8 +176,10 @@ int cgt_entry(cgt_regs *ctx)
 	}
 	current_ids(&key.pid, &tid);
 	key.site_kind = kind;
-	val.fn = CGT_REG_ARG0(ctx);
-	val.caller_pc = kind == CGT_EV_CALL ? return_address(ctx) : 0;
+	/* The kernel reports the probed instruction's address as IP. */
+	val.load_bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
+	val.fn = CGT_REG_ARG0(ctx) - val.load_bias;
+	val.caller_pc = kind == CGT_EV_CALL ? return_address(ctx) - val.load_bias : 0;
 	val.stack_id = CGT_NO_STACK;
 	if (capture_stacks && kind == CGT_EV_CALL) {
 		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
@@ -237,6 +239,7 @@ int cgt_return(cgt_regs *ctx)
 	ev->duration_ns = now - val->start_ns;
 	ev->fn = val->fn;
 	ev->caller_pc = val->caller_pc;
+	ev->load_bias = val->load_bias;
 	ev->goid = key.goid;
 	ev->pid = key.pid;
 	ev->tid = tid;

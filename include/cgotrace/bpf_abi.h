@@ -30,7 +30,11 @@ typedef uint64_t cgt_u64;
 
 /*
  * Which probe fired. Userspace attaches each program at its sites and sets
- * the uprobe's BPF cookie to CGT_COOKIE(binary_index, site).
+ * the uprobe's BPF cookie to CGT_COOKIE(site_vaddr, binary_index, site): the
+ * site's link-time address lets BPF compute the process's load bias
+ * (instruction pointer - link-time address), so every address in an event
+ * is link-time and needs no /proc/PID/maps lookup, which would be racy for
+ * processes that exit before their events are read.
  */
 enum cgt_site {
 	CGT_SITE_CALL_ENTRY = 0, /* runtime.cgocall first instruction */
@@ -39,9 +43,13 @@ enum cgt_site {
 	CGT_SITE_CB_RET = 3, /* each RET of runtime.cgocallbackg */
 };
 
-#define CGT_COOKIE(binary, site) (((cgt_u64)(binary) << 8) | (cgt_u64)(site))
-#define CGT_COOKIE_BINARY(cookie) ((cgt_u32)((cookie) >> 8))
+#define CGT_COOKIE(vaddr, binary, site)                                                    \
+	(((cgt_u64)(vaddr) << 16) | ((cgt_u64)(binary) << 8) | (cgt_u64)(site))
+#define CGT_COOKIE_VADDR(cookie) ((cookie) >> 16)
+#define CGT_COOKIE_BINARY(cookie) ((cgt_u32)(((cookie) >> 8) & 0xff))
 #define CGT_COOKIE_SITE(cookie) ((cgt_u32)((cookie)&0xff))
+/* Link-time addresses must fit the cookie's 48 bits. */
+#define CGT_MAX_VADDR ((1ULL << 48) - 1)
 
 /*
  * Per-binary runtime layout, index = binary index. Offsets come from the
@@ -61,13 +69,14 @@ enum cgt_event_kind {
 };
 
 /*
- * One completed call, as written to the ring buffer. 64 bytes.
+ * One completed call, as written to the ring buffer. 72 bytes.
  * For CGT_EV_CALL, `fn` is runtime.cgocall's fn argument: the address of the
  * C trampoline _cgo_<hash>_Cfunc_<name>; `caller_pc` is the return address
  * into the Go caller (main._Cfunc_<name>), which names the call when the
  * binary is stripped. For CGT_EV_CALLBACK, `fn` is cgocallbackg's fn
  * argument (the _cgoexp_<hash>_<Name> Go function) and `caller_pc` is 0.
- * Addresses are runtime addresses (PIE load bias not removed).
+ * `fn` and `caller_pc` are link-time addresses (load_bias removed); stack
+ * map entries are runtime addresses: subtract load_bias.
  */
 struct cgt_event {
 	cgt_u64 start_ns; /* bpf_ktime_get_ns() at entry: CLOCK_MONOTONIC */
@@ -75,6 +84,7 @@ struct cgt_event {
 	cgt_u64 goid;
 	cgt_u64 fn;
 	cgt_u64 caller_pc;
+	cgt_u64 load_bias; /* runtime - link-time address (0 unless PIE) */
 	cgt_u32 pid; /* tgid, in the tracer's PID namespace when configured */
 	cgt_u32 tid;
 	cgt_u32 stack_depth; /* g.stack.hi - SP at entry, bytes */
@@ -104,6 +114,7 @@ struct cgt_inflight {
 	cgt_u64 start_ns;
 	cgt_u64 fn;
 	cgt_u64 caller_pc;
+	cgt_u64 load_bias;
 	cgt_u32 stack_id;
 	cgt_u32 pad;
 };

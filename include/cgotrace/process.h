@@ -31,12 +31,6 @@ Result<FileId> FileIdOf(const std::string& path);
 // PIDs whose /proc/PID/exe is the file `id` (same device and inode).
 std::vector<pid_t> FindProcessesByFile(const FileId& id);
 
-// Runtime address minus link-time address for the mapping of `file` in `pid`
-// (0 for non-PIE executables). `first_load_vaddr`/`first_load_offset` are
-// the binary's first PT_LOAD vaddr and file offset.
-Result<uint64_t> LoadBias(pid_t pid, const FileId& file, uint64_t first_load_vaddr,
-                          uint64_t first_load_offset);
-
 // The tracer's own PID namespace (device and inode of /proc/self/ns/pid).
 Result<FileId> OwnPidNamespace();
 

@@ -1,7 +1,6 @@
 #include "cgotrace/process.h"
 
 #include <dirent.h>
-#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,37 +86,6 @@ std::vector<pid_t> FindProcessesByFile(const FileId& id) {
   }
   closedir(dir);
   return out;
-}
-
-Result<uint64_t> LoadBias(pid_t pid, const FileId& file, uint64_t first_load_vaddr,
-                          uint64_t first_load_offset) {
-  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-  if (!maps) {
-    return MakeError("PID {}: cannot read /proc/{}/maps", pid, pid);
-  }
-  std::string line;
-  while (std::getline(maps, line)) {
-    // start-end perms offset dev(maj:min) inode path
-    uint64_t start = 0, end = 0, offset = 0, inode = 0;
-    unsigned maj = 0, min = 0;
-    char perms[8] = {};
-    if (sscanf(line.c_str(), "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &offset, &maj,
-               &min, &inode) != 7) {
-      continue;
-    }
-    uint64_t dev = makedev(maj, min);
-    if (inode != file.ino || dev != file.dev) {
-      continue;
-    }
-    // The mapping holding the first PT_LOAD's page: its start corresponds to
-    // the page-aligned link-time vaddr of that segment.
-    uint64_t page_off = first_load_offset & ~0xfffULL;
-    if (offset != page_off) {
-      continue;
-    }
-    return start - (first_load_vaddr & ~0xfffULL);
-  }
-  return MakeError("PID {}: executable not found in /proc/{}/maps", pid, pid);
 }
 
 Result<FileId> OwnPidNamespace() { return FileIdOf("/proc/self/ns/pid"); }

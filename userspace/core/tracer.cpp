@@ -68,8 +68,6 @@ struct Tracer::Impl {
     std::unique_ptr<GoBinary> bin;
     FileId id;
     std::string comm;
-    uint64_t first_load_vaddr = 0;
-    uint64_t first_load_offset = 0;
     bool all_processes = false;  // attached with pid -1
   };
 
@@ -78,7 +76,6 @@ struct Tracer::Impl {
   std::vector<Binary> binaries;
   // Probes per (binary index, pid); pid -1 for whole-binary attachments.
   std::map<std::pair<uint32_t, pid_t>, std::vector<std::unique_ptr<Link>>> links;
-  std::map<pid_t, uint64_t> bias;  // per-process PIE load bias
   // Stack ids are stable (no BPF_F_REUSE_STACKID), so each is read once.
   std::map<uint32_t, std::vector<uint64_t>> stack_cache;
   bool empty_probes = false;
@@ -89,7 +86,6 @@ struct Tracer::Impl {
   Result<void> AttachSites(uint32_t index, const std::string& path, pid_t pid,
                            const ProbedFunction& fn, enum cgt_site entry_site,
                            enum cgt_site ret_site, std::vector<std::unique_ptr<Link>>* out);
-  uint64_t BiasFor(const Binary& b, pid_t pid);
   const std::vector<uint64_t>& StackFor(uint32_t id);
   static int OnSample(void* ctx, void* data, size_t size);
 };
@@ -160,11 +156,6 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   Binary b;
   b.id = *id;
   b.comm = Basename(LinkTarget(path));
-  const auto& segs = (*bin)->elf().load_segments();
-  if (!segs.empty()) {
-    b.first_load_vaddr = segs.front().vaddr;
-    b.first_load_offset = segs.front().offset;
-  }
   b.bin = std::move(*bin);
 
   const RuntimeOffsets& off = b.bin->offsets();
@@ -193,7 +184,10 @@ Result<void> Tracer::Impl::AttachSites(uint32_t index, const std::string& path, 
     }
     bool entry = site.kind == SiteKind::kEntry;
     LIBBPF_OPTS(bpf_uprobe_opts, opts);
-    opts.bpf_cookie = CGT_COOKIE(index, entry ? entry_site : ret_site);
+    if (site.vaddr > CGT_MAX_VADDR) {
+      return MakeError("{}: probe site 0x{:x} beyond the 48-bit cookie range", path, site.vaddr);
+    }
+    opts.bpf_cookie = CGT_COOKIE(site.vaddr, index, entry ? entry_site : ret_site);
     bpf_program* prog = empty_probes ? skel->progs.cgt_empty
                         : entry      ? skel->progs.cgt_entry
                                      : skel->progs.cgt_return;
@@ -243,7 +237,6 @@ void Tracer::RemoveProcess(pid_t pid) {
   for (auto it = impl_->links.begin(); it != impl_->links.end();) {
     it = it->first.second == pid ? impl_->links.erase(it) : std::next(it);
   }
-  impl_->bias.erase(pid);
 }
 
 std::vector<pid_t> Tracer::AttachedPids() const {
@@ -304,21 +297,6 @@ Result<AttachReport> Tracer::AddProcess(pid_t pid) {
   return report;
 }
 
-uint64_t Tracer::Impl::BiasFor(const Binary& b, pid_t pid) {
-  if (!b.bin->elf().is_pie()) {
-    return 0;
-  }
-  auto it = bias.find(pid);
-  if (it != bias.end()) {
-    return it->second;
-  }
-  auto found = LoadBias(pid, b.id, b.first_load_vaddr, b.first_load_offset);
-  // A process gone before its first event was decoded leaves names as hex.
-  uint64_t value = found ? *found : 0;
-  bias[pid] = value;
-  return value;
-}
-
 const std::vector<uint64_t>& Tracer::Impl::StackFor(uint32_t id) {
   auto it = stack_cache.find(id);
   if (it != stack_cache.end()) {
@@ -347,7 +325,7 @@ int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
     return 0;
   }
   const Binary& b = self->binaries[raw.binary];
-  uint64_t bias = self->BiasFor(b, static_cast<pid_t>(raw.pid));
+  const uint64_t bias = raw.load_bias;
   CgoEvent ev;
   ev.pid = raw.pid;
   ev.tid = raw.tid;
@@ -366,10 +344,10 @@ int Tracer::Impl::OnSample(void* ctx, void* data, size_t size) {
   }
   if (raw.kind == CGT_EV_CALLBACK) {
     ev.kind = EventKind::kCallback;
-    ev.func = b.bin->CallbackName(raw.fn - bias);
+    ev.func = b.bin->CallbackName(raw.fn);
   } else {
     ev.kind = EventKind::kCall;
-    ev.func = b.bin->CallName(raw.fn - bias, raw.caller_pc ? raw.caller_pc - bias : 0);
+    ev.func = b.bin->CallName(raw.fn, raw.caller_pc);
   }
   (*self->callback)(ev);
   ++self->delivered;
