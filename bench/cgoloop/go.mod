@@ -1,0 +1,3 @@
+module cgotrace.bench/cgoloop
+
+go 1.21

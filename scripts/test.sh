@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's second command (and all that .ci/run does): every test tier.
+#   1. install dependencies, build build/ and run unit + bpf (real BPF, real Go
+#      fixtures, as root) tests;
+#   2. an ASan/UBSan build in build-asan/ running the same tests;
+#   3. clang-format check of all C/C++ sources.
+# Benchmarks are not tests: run them with `ctest --test-dir build -L bench`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: the bpf tests load BPF programs: run as root" >&2
+  exit 1
+fi
+scripts/install-deps.sh
+status=0
+
+echo "== build (RelWithDebInfo)"
+scripts/build.sh build
+echo "== tests: unit + bpf"
+ctest --test-dir build -LE bench --output-on-failure -j1 || status=1
+
+echo "== build (ASan + UBSan)"
+scripts/build.sh build-asan -DCGOTRACE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+echo "== tests under sanitizers: unit + bpf"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -LE bench --output-on-failure -j1 || status=1
+
+echo "== clang-format"
+if ! scripts/lint.sh format; then
+  status=1
+fi
+exit $status
