@@ -251,7 +251,7 @@ int cgt_return(cgt_regs *ctx)
 	bpf_map_delete_elem(&inflight, &key);
 
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									       : BPF_RB_NO_WAKEUP;
+									      : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(ev, flags);
 	stat_inc(CGT_STAT_EVENTS);
 	return 0;

@@ -37,14 +37,14 @@ typedef uint64_t cgt_u64;
  * processes that exit before their events are read.
  */
 enum cgt_site {
-	CGT_SITE_CALL_ENTRY = 0, /* runtime.cgocall first instruction */
-	CGT_SITE_CALL_RET = 1, /* each RET of runtime.cgocall */
-	CGT_SITE_CB_ENTRY = 2, /* runtime.cgocallbackg first instruction */
-	CGT_SITE_CB_RET = 3, /* each RET of runtime.cgocallbackg */
+  CGT_SITE_CALL_ENTRY = 0, /* runtime.cgocall first instruction */
+  CGT_SITE_CALL_RET = 1,   /* each RET of runtime.cgocall */
+  CGT_SITE_CB_ENTRY = 2,   /* runtime.cgocallbackg first instruction */
+  CGT_SITE_CB_RET = 3,     /* each RET of runtime.cgocallbackg */
 };
 
-#define CGT_COOKIE(vaddr, binary, site)                                                    \
-	(((cgt_u64)(vaddr) << 16) | ((cgt_u64)(binary) << 8) | (cgt_u64)(site))
+#define CGT_COOKIE(vaddr, binary, site) \
+  (((cgt_u64)(vaddr) << 16) | ((cgt_u64)(binary) << 8) | (cgt_u64)(site))
 #define CGT_COOKIE_VADDR(cookie) ((cookie) >> 16)
 #define CGT_COOKIE_BINARY(cookie) ((cgt_u32)(((cookie) >> 8) & 0xff))
 #define CGT_COOKIE_SITE(cookie) ((cgt_u32)((cookie)&0xff))
@@ -57,15 +57,15 @@ enum cgt_site {
  * `valid` makes the programs ignore hits for that binary.
  */
 struct cgt_binary_config {
-	cgt_u32 valid;
-	cgt_u32 g_goid; /* offsetof(runtime.g, goid) */
-	cgt_u32 g_stack_hi; /* offsetof(runtime.g, stack.hi) */
-	cgt_u32 pad;
+  cgt_u32 valid;
+  cgt_u32 g_goid;     /* offsetof(runtime.g, goid) */
+  cgt_u32 g_stack_hi; /* offsetof(runtime.g, stack.hi) */
+  cgt_u32 pad;
 };
 
 enum cgt_event_kind {
-	CGT_EV_CALL = 1, /* a runtime.cgocall completed */
-	CGT_EV_CALLBACK = 2, /* a runtime.cgocallbackg completed */
+  CGT_EV_CALL = 1,     /* a runtime.cgocall completed */
+  CGT_EV_CALLBACK = 2, /* a runtime.cgocallbackg completed */
 };
 
 /*
@@ -79,19 +79,19 @@ enum cgt_event_kind {
  * map entries are runtime addresses: subtract load_bias.
  */
 struct cgt_event {
-	cgt_u64 start_ns; /* bpf_ktime_get_ns() at entry: CLOCK_MONOTONIC */
-	cgt_u64 duration_ns;
-	cgt_u64 goid;
-	cgt_u64 fn;
-	cgt_u64 caller_pc;
-	cgt_u64 load_bias; /* runtime - link-time address (0 unless PIE) */
-	cgt_u32 pid; /* tgid, in the tracer's PID namespace when configured */
-	cgt_u32 tid;
-	cgt_u32 stack_depth; /* g.stack.hi - SP at entry, bytes */
-	cgt_u32 binary; /* binary index (from the cookie) */
-	cgt_u16 kind; /* enum cgt_event_kind */
-	cgt_u16 pad0;
-	cgt_u32 stack_id; /* id in the `stacks` map, or CGT_NO_STACK */
+  cgt_u64 start_ns; /* bpf_ktime_get_ns() at entry: CLOCK_MONOTONIC */
+  cgt_u64 duration_ns;
+  cgt_u64 goid;
+  cgt_u64 fn;
+  cgt_u64 caller_pc;
+  cgt_u64 load_bias; /* runtime - link-time address (0 unless PIE) */
+  cgt_u32 pid;       /* tgid, in the tracer's PID namespace when configured */
+  cgt_u32 tid;
+  cgt_u32 stack_depth; /* g.stack.hi - SP at entry, bytes */
+  cgt_u32 binary;      /* binary index (from the cookie) */
+  cgt_u16 kind;        /* enum cgt_event_kind */
+  cgt_u16 pad0;
+  cgt_u32 stack_id; /* id in the `stacks` map, or CGT_NO_STACK */
 };
 
 /* Frames kept per call stack, and distinct stacks kept per run. */
@@ -103,20 +103,20 @@ struct cgt_event {
  * identified by (process, goroutine, depth from stack top), and the depth of a
  * frame does not change when the runtime copies the stack. */
 struct cgt_inflight_key {
-	cgt_u32 pid;
-	cgt_u32 depth;
-	cgt_u64 goid;
-	cgt_u32 site_kind; /* CGT_EV_CALL or CGT_EV_CALLBACK */
-	cgt_u32 pad;
+  cgt_u32 pid;
+  cgt_u32 depth;
+  cgt_u64 goid;
+  cgt_u32 site_kind; /* CGT_EV_CALL or CGT_EV_CALLBACK */
+  cgt_u32 pad;
 };
 
 struct cgt_inflight {
-	cgt_u64 start_ns;
-	cgt_u64 fn;
-	cgt_u64 caller_pc;
-	cgt_u64 load_bias;
-	cgt_u32 stack_id;
-	cgt_u32 pad;
+  cgt_u64 start_ns;
+  cgt_u64 fn;
+  cgt_u64 caller_pc;
+  cgt_u64 load_bias;
+  cgt_u32 stack_id;
+  cgt_u32 pad;
 };
 
 /* `in_cgo` array map, index = binary index: how many calls of that binary
@@ -125,13 +125,13 @@ struct cgt_inflight {
 
 /* Counters in the per-CPU `stats` array map; userspace sums CPUs. */
 enum cgt_stat {
-	CGT_STAT_EVENTS = 0, /* events written to the ring buffer */
-	CGT_STAT_LOST_RINGBUF = 1, /* ring buffer full: event dropped */
-	CGT_STAT_NO_ENTRY = 2, /* a return without a recorded entry */
-	CGT_STAT_READ_FAIL = 3, /* reading g from user memory failed */
-	CGT_STAT_ENTRIES = 4, /* entry probe hits */
-	CGT_STAT_STACK_FAIL = 5, /* call stack not captured (map full, hash collision) */
-	CGT_STAT_MAX = 6,
+  CGT_STAT_EVENTS = 0,       /* events written to the ring buffer */
+  CGT_STAT_LOST_RINGBUF = 1, /* ring buffer full: event dropped */
+  CGT_STAT_NO_ENTRY = 2,     /* a return without a recorded entry */
+  CGT_STAT_READ_FAIL = 3,    /* reading g from user memory failed */
+  CGT_STAT_ENTRIES = 4,      /* entry probe hits */
+  CGT_STAT_STACK_FAIL = 5,   /* call stack not captured (map full, hash collision) */
+  CGT_STAT_MAX = 6,
 };
 
 #endif /* CGOTRACE_BPF_ABI_H */

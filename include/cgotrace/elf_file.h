@@ -39,7 +39,7 @@ struct ElfSymbol {
   std::string name;
   uint64_t value = 0;  // virtual address
   uint64_t size = 0;
-  uint8_t type = 0;    // STT_*
+  uint8_t type = 0;      // STT_*
   bool dynamic = false;  // from .dynsym rather than .symtab
 };
 
@@ -124,7 +124,7 @@ class ElfFile {
   std::vector<uint32_t> section_links_;  // sh_link of each section
   std::vector<ElfSegment> segments_;
   std::vector<ElfSymbol> symbols_;
-  std::vector<size_t> by_name_;  // indices into symbols_, sorted by name
+  std::vector<size_t> by_name_;   // indices into symbols_, sorted by name
   std::vector<FuncRange> funcs_;  // STT_FUNC ranges, sorted by start
   std::string build_id_;
 };

@@ -26,10 +26,10 @@ namespace cgotrace {
 
 // One Go function cgotrace probes, with the sites inside it.
 struct ProbedFunction {
-  std::string name;         // "runtime.cgocall"
-  uint64_t entry = 0;       // link-time address
+  std::string name;    // "runtime.cgocall"
+  uint64_t entry = 0;  // link-time address
   uint64_t size = 0;
-  std::string found_by;     // ".symtab" or ".gopclntab"
+  std::string found_by;  // ".symtab" or ".gopclntab"
   std::vector<ProbeSite> sites;
 };
 

@@ -15,16 +15,14 @@
 namespace cgotrace {
 
 struct GoVersion {
-  int major = 0;  // 1
-  int minor = 0;  // 26
-  int patch = 0;  // 8 (0 for "go1.21rc2"-like pre-releases)
+  int major = 0;    // 1
+  int minor = 0;    // 26
+  int patch = 0;    // 8 (0 for "go1.21rc2"-like pre-releases)
   std::string raw;  // "go1.26.8", exactly as recorded
 
   // Parses "go1.N", "go1.N.M", "go1.NrcK", "go1.N.M X:exp" ...; Error if not.
   static Result<GoVersion> Parse(const std::string& text);
-  bool AtLeast(int maj, int min) const {
-    return major > maj || (major == maj && minor >= min);
-  }
+  bool AtLeast(int maj, int min) const { return major > maj || (major == maj && minor >= min); }
 };
 
 struct GoBuildInfo {

@@ -30,8 +30,8 @@ class GoPclntab {
  public:
   static Result<GoPclntab> Read(const ElfFile& elf);
 
-  uint32_t magic() const { return magic_; }     // e.g. 0xfffffff1 (1.20+)
-  uint64_t text_start() const { return text_start_; }  // runtime.text
+  uint32_t magic() const { return magic_; }                    // e.g. 0xfffffff1 (1.20+)
+  uint64_t text_start() const { return text_start_; }          // runtime.text
   const std::vector<GoFunc>& funcs() const { return funcs_; }  // by entry
 
   // The function containing pc, or nullptr.

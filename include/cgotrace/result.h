@@ -28,7 +28,7 @@ Error MakeError(fmt::format_string<Args...> format, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -54,7 +54,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -70,10 +71,10 @@ inline Result<void> Ok() { return {}; }
 }  // namespace cgotrace
 
 // Propagates an error from an expression returning Result<...>.
-#define CGT_TRY(expr)                           \
-  do {                                          \
-    auto cgt_try_result_ = (expr);              \
-    if (!cgt_try_result_.ok()) {                \
-      return cgt_try_result_.error();           \
-    }                                           \
+#define CGT_TRY(expr)                 \
+  do {                                \
+    auto cgt_try_result_ = (expr);    \
+    if (!cgt_try_result_.ok()) {      \
+      return cgt_try_result_.error(); \
+    }                                 \
   } while (0)

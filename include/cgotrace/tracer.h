@@ -38,12 +38,12 @@ struct TracerOptions {
 };
 
 struct TracerStats {
-  uint64_t events = 0;        // written by BPF
-  uint64_t lost = 0;          // ring buffer full
-  uint64_t no_entry = 0;      // return seen without its entry (attach race)
-  uint64_t read_fail = 0;     // g unreadable
-  uint64_t entries = 0;       // entry probe hits
-  uint64_t stack_fail = 0;    // calls whose stack could not be captured
+  uint64_t events = 0;      // written by BPF
+  uint64_t lost = 0;        // ring buffer full
+  uint64_t no_entry = 0;    // return seen without its entry (attach race)
+  uint64_t read_fail = 0;   // g unreadable
+  uint64_t entries = 0;     // entry probe hits
+  uint64_t stack_fail = 0;  // calls whose stack could not be captured
 };
 
 // One traced executable, for the exporter's per-binary gauges.

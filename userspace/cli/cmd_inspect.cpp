@@ -52,8 +52,8 @@ int RunInspect(const std::string& target) {
       fmt::print("build:        {}={}\n", key, it->second);
     }
   }
-  fmt::print("symbols:      {}\n", b.has_symtab() ? ".symtab present"
-                                                   : "stripped: names from pclntab");
+  fmt::print("symbols:      {}\n",
+             b.has_symtab() ? ".symtab present" : "stripped: names from pclntab");
   fmt::print("pclntab:      magic 0x{:x}, {} functions, text at 0x{:x}\n", b.pclntab().magic(),
              b.pclntab().funcs().size(), b.pclntab().text_start());
   const RuntimeOffsets& off = b.offsets();

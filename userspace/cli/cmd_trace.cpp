@@ -38,8 +38,7 @@ int RunTrace(const TraceFlags& flags) {
   ReportAttached(**session);
   std::unique_ptr<EventSink> sink = MakeEventSink(*format, out->get());
   Result<void> write_status = Ok();
-  auto total = (*session)->Run([&](const CgoEvent& ev) { sink->OnEvent(ev); },
-                               [](uint64_t) {});
+  auto total = (*session)->Run([&](const CgoEvent& ev) { sink->OnEvent(ev); }, [](uint64_t) {});
   write_status = sink->Flush();
   if (!total) {
     return Fail(total.error());
@@ -55,7 +54,8 @@ int RunTrace(const TraceFlags& flags) {
 
 void RegisterTrace(CLI::App* app, std::function<int()>* run) {
   auto flags = std::make_shared<TraceFlags>();
-  CLI::App* sub = app->add_subcommand("trace", "Print every cgo call of the targets as it completes");
+  CLI::App* sub =
+      app->add_subcommand("trace", "Print every cgo call of the targets as it completes");
   AddTargetFlags(sub, &flags->targets);
   sub->add_option("--format", flags->format, "text (default) or jsonl");
   sub->add_option("-o,--output", flags->output, "Write events to this file instead of stdout");

@@ -68,8 +68,8 @@ void ReportAttached(const Session& session) {
   for (const std::string& t : session.described_targets()) {
     targets += (targets.empty() ? "" : ", ") + t;
   }
-  fmt::print(stderr, "cgotrace: attached {} probes to {}; Ctrl-C to stop\n",
-             session.probe_count(), targets);
+  fmt::print(stderr, "cgotrace: attached {} probes to {}; Ctrl-C to stop\n", session.probe_count(),
+             targets);
 }
 
 void ReportTotals(const Session& session, uint64_t delivered) {

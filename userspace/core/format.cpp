@@ -172,12 +172,12 @@ std::string JsonQuote(const std::string& text) {
 }
 
 std::string FormatEventJson(const CgoEvent& event) {
-  std::string out = fmt::format(
-      R"({{"event":"{}","pid":{},"tid":{},"goid":{},"func":{},"comm":{},)"
-      R"("start_ns":{},"duration_ns":{},"stack_depth":{})",
-      event.kind == EventKind::kCallback ? "cgo_callback" : "cgo_call", event.pid, event.tid,
-      event.goid, JsonQuote(event.func), JsonQuote(event.comm), event.start_ns,
-      event.duration_ns, event.stack_depth);
+  std::string out =
+      fmt::format(R"({{"event":"{}","pid":{},"tid":{},"goid":{},"func":{},"comm":{},)"
+                  R"("start_ns":{},"duration_ns":{},"stack_depth":{})",
+                  event.kind == EventKind::kCallback ? "cgo_callback" : "cgo_call", event.pid,
+                  event.tid, event.goid, JsonQuote(event.func), JsonQuote(event.comm),
+                  event.start_ns, event.duration_ns, event.stack_depth);
   if (!event.frames.empty()) {
     out += R"(,"stack":[)";
     for (size_t i = 0; i < event.frames.size(); ++i) {

@@ -127,8 +127,8 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
     return MakeError("loading BPF programs failed: {} (rerun with --verbose for the verifier log)",
                      strerror(-err));
   }
-  impl->rb.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::OnSample, impl.get(),
-                                  nullptr));
+  impl->rb.reset(
+      ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::OnSample, impl.get(), nullptr));
   if (!impl->rb) {
     return MakeError("cannot set up the BPF ring buffer: {}", strerror(errno));
   }
