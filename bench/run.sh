@@ -27,10 +27,18 @@ floor=$(measure "$cgotrace" trace --empty-probes --format jsonl -o /dev/null -- 
 traced=$(measure "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls")
 stat=$(measure "$cgotrace" stat --format json -- "$loop" -n "$calls")
 
+# In-kernel cost of cgotrace's own BPF programs, per probe hit.
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+bpf_line=$("$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 >/dev/null |
+  grep 'BPF programs ran' || true)
+sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+
 printf 'calls per run: %s, median of %s runs, kernel %s\n' "$calls" "$reps" "$(uname -r)"
 printf '%-28s %10s ns/call\n' "untraced" "$base"
 printf '%-28s %10s ns/call\n' "empty probes (kernel floor)" "$floor"
 printf '%-28s %10s ns/call\n' "cgotrace trace (jsonl)" "$traced"
 printf '%-28s %10s ns/call\n' "cgotrace stat" "$stat"
+printf '%s\n' "${bpf_line#cgotrace: }"
 awk -v f="$floor" -v t="$traced" -v s="$stat" -v b="$base" 'BEGIN {
   printf "ratio trace/floor: %.2f   stat/floor: %.2f\n", (t-b)/(f-b), (s-b)/(f-b) }'

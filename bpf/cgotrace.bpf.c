@@ -109,20 +109,28 @@ static __always_inline void current_ids(__u32 *pid, __u32 *tid)
 	*tid = (__u32)id;
 }
 
+/* The prefix of runtime.g read in one go: every offset cgotrace needs lies
+ * in it (goid is at 152 or 160 in go1.17-go1.26). One user-memory read
+ * instead of one per field: each read costs a fault-safe copy. */
+#define CGT_G_PREFIX_WORDS 24
+
 /* Reads goid and the frame's depth below g.stack.hi. Returns 0 on success. */
 static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt_binary_config *cfg,
 					  __u64 *goid, __u32 *depth)
 {
 	__u64 g = CGT_REG_G(regs);
 	__u64 sp = CGT_REG_SP(regs);
+	__u64 prefix[CGT_G_PREFIX_WORDS];
+	__u32 goid_word = cfg->g_goid / 8;
+	__u32 hi_word = cfg->g_stack_hi / 8;
 	__u64 hi;
 
-	if (!g)
+	if (!g || goid_word >= CGT_G_PREFIX_WORDS || hi_word >= CGT_G_PREFIX_WORDS)
 		return -1;
-	if (bpf_probe_read_user(goid, sizeof(*goid), (void *)(g + cfg->g_goid)))
+	if (bpf_probe_read_user(prefix, sizeof(prefix), (void *)g))
 		return -1;
-	if (bpf_probe_read_user(&hi, sizeof(hi), (void *)(g + cfg->g_stack_hi)))
-		return -1;
+	*goid = prefix[goid_word];
+	hi = prefix[hi_word];
 	/* Go stacks are at most 1 GiB (runtime.maxstacksize on 64-bit). */
 	if (hi <= sp || hi - sp > (1ULL << 30))
 		return -1;
@@ -179,7 +187,9 @@ int cgt_entry(cgt_regs *ctx)
 	/* The kernel reports the probed instruction's address as IP. */
 	val.load_bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
 	val.fn = CGT_REG_ARG0(ctx) - val.load_bias;
-	val.caller_pc = kind == CGT_EV_CALL ? return_address(ctx) - val.load_bias : 0;
+	val.caller_pc = 0;
+	if (kind == CGT_EV_CALL && (cfg->flags & CGT_CFG_CALLER_PC))
+		val.caller_pc = return_address(ctx) - val.load_bias;
 	val.stack_id = CGT_NO_STACK;
 	if (capture_stacks && kind == CGT_EV_CALL) {
 		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);

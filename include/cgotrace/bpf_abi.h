@@ -60,8 +60,13 @@ struct cgt_binary_config {
   cgt_u32 valid;
   cgt_u32 g_goid;     /* offsetof(runtime.g, goid) */
   cgt_u32 g_stack_hi; /* offsetof(runtime.g, stack.hi) */
-  cgt_u32 pad;
+  cgt_u32 flags;      /* CGT_CFG_* */
 };
+
+/* Read the return address at runtime.cgocall entry: only needed to name calls
+ * in binaries whose C trampolines have no .symtab entry (stripped), and a
+ * user-memory read costs ~150 ns per call. */
+#define CGT_CFG_CALLER_PC 1u
 
 enum cgt_event_kind {
   CGT_EV_CALL = 1,     /* a runtime.cgocall completed */

@@ -54,6 +54,7 @@ class Session {
   int child_status() const { return child_status_; }
   TracerStats Stats() const { return tracer_->Stats(); }
   size_t probe_count() const { return tracer_->probe_count(); }
+  ProgramStats ProgramRunStats() const { return tracer_->ProgramRunStats(); }
   // A short description of the attached targets, e.g. "PID 1234 (app)".
   const std::vector<std::string>& described_targets() const { return described_; }
 

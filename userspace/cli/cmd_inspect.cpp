@@ -16,12 +16,26 @@ bool IsPid(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return isdigit(c); });
 }
 
-void PrintFunction(const ProbedFunction& fn) {
+void PrintFunction(const ElfFile& elf, const ProbedFunction& fn) {
   fmt::print("  {} at 0x{:x}, {} bytes (found in {})\n", fn.name, fn.entry, fn.size, fn.found_by);
   for (const ProbeSite& site : fn.sites) {
     fmt::print("    {:<7} 0x{:x}  +0x{:<4x} {:<22} {:<12} {}\n",
                site.kind == SiteKind::kEntry ? "entry" : "return", site.vaddr,
                site.vaddr - fn.entry, site.insn, site.bytes_hex, site.why);
+  }
+  // Linux >= 6.18 (x86-64) turns a uprobe on a 5-byte NOP into a ~0.6µs
+  // syscall trampoline instead of a ~10µs int3 trap: worth knowing per build.
+  auto code = elf.ReadVaddr(fn.entry, fn.size);
+  auto nops = code ? FindNop5Sites(elf.arch(), fn.entry, *code)
+                   : Result<std::vector<uint64_t>>(code.error());
+  if (nops && !nops->empty()) {
+    fmt::print("    5-byte NOPs (optimizable uprobe sites):");
+    for (uint64_t addr : *nops) {
+      fmt::print(" 0x{:x}", addr);
+    }
+    fmt::print("\n");
+  } else {
+    fmt::print("    5-byte NOPs: none (every probe is an int3 trap)\n");
   }
 }
 
@@ -61,8 +75,8 @@ int RunInspect(const std::string& target) {
       "offsets:      {}: g.goid={} g.stack.lo={} g.stack.hi={} g.m={} m.procid={} m.curg={}\n",
       off.source, off.g_goid, off.g_stack_lo, off.g_stack_hi, off.g_m, off.m_procid, off.m_curg);
   fmt::print("probe sites:\n");
-  PrintFunction(b.cgocall());
-  PrintFunction(b.cgocallback());
+  PrintFunction(b.elf(), b.cgocall());
+  PrintFunction(b.elf(), b.cgocallback());
   std::vector<std::string> cfuncs;
   for (const GoFunc& f : b.pclntab().funcs()) {
     if (f.name.find("._Cfunc_") != std::string::npos) {

@@ -80,6 +80,12 @@ void ReportTotals(const Session& session, uint64_t delivered) {
                st.read_fail);
   }
   fmt::print(stderr, "\n");
+  // Only counted while the kernel.bpf_stats_enabled sysctl is 1.
+  ProgramStats ps = session.ProgramRunStats();
+  if (ps.run_count != 0) {
+    fmt::print(stderr, "cgotrace: BPF programs ran {} times, {:.0f} ns per run\n", ps.run_count,
+               static_cast<double>(ps.run_time_ns) / static_cast<double>(ps.run_count));
+  }
 }
 
 }  // namespace cgotrace::cli

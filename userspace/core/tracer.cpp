@@ -110,8 +110,11 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
   impl->empty_probes = options.empty_probes;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
   skel->rodata->capture_stacks = options.call_stacks ? 1 : 0;
+  // In the initial PID namespace the kernel's PIDs are already ours; the
+  // translation helper would only add cost to every probe hit.
+  constexpr uint64_t kInitPidNsIno = 0xEFFFFFFCULL;  // PROC_PID_INIT_INO
   if (options.report_in_own_pidns) {
-    if (auto ns = OwnPidNamespace(); ns) {
+    if (auto ns = OwnPidNamespace(); ns && ns->ino != kInitPidNsIno) {
       skel->rodata->pidns_dev = ns->dev;
       skel->rodata->pidns_ino = ns->ino;
     }
@@ -163,6 +166,7 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   cfg.valid = 1;
   cfg.g_goid = off.g_goid;
   cfg.g_stack_hi = off.g_stack_hi;
+  cfg.flags = b.bin->has_symtab() ? 0 : CGT_CFG_CALLER_PC;
   auto index = static_cast<uint32_t>(binaries.size());
   if (bpf_map__update_elem(skel->maps.binaries, &index, sizeof(index), &cfg, sizeof(cfg),
                            BPF_ANY) != 0) {
