@@ -9,6 +9,8 @@
 #ifndef CGOTRACE_BPF_ABI_H
 #define CGOTRACE_BPF_ABI_H
 
+/* C, not C++: this header is also compiled by clang -target bpf. */
+/* NOLINTBEGIN(modernize-use-using) */
 #ifdef __bpf__
 #include <linux/types.h>
 typedef __u8 cgt_u8;
@@ -22,6 +24,7 @@ typedef uint16_t cgt_u16;
 typedef uint32_t cgt_u32;
 typedef uint64_t cgt_u64;
 #endif
+/* NOLINTEND(modernize-use-using) */
 
 /* How many distinct traced binaries (Go builds) one tracer handles at once. */
 #define CGT_MAX_BINARIES 64

@@ -66,6 +66,7 @@ class Session {
   Session() = default;
   Result<void> Launch(const std::vector<std::string>& command);
   bool TargetsGone();
+  bool ChildGone();  // reaps the launched command; true if none or exited
 
   SessionOptions options_;
   std::unique_ptr<Tracer> tracer_;

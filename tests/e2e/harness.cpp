@@ -73,8 +73,6 @@ TempDir::TempDir() {
     ADD_FAILURE() << "mkdtemp(" << tmpl << "): " << std::strerror(errno);
     return;
   }
-  // Fixtures run as an unprivileged user in some tests write here too.
-  chmod(tmpl.c_str(), 0777);
   path_ = tmpl;
 }
 

@@ -56,6 +56,30 @@ TEST_P(InspectTest, RunningProcess) {
   EXPECT_TRUE(p.WaitOrKill(20s).Ok()) << p.Describe();
 }
 
+// What a user looks for first: the C functions the program calls, by the
+// names its Go source uses. The names come from a quick run's truth.
+TEST_P(InspectTest, ListsTheProgramsCFunctions) {
+  const std::string bin = Fixture(GetParam());
+  const std::string truth_path = dir_.File("truth.json");
+  RunResult run =
+      RunCommand({bin, "-truth=" + truth_path, "-goroutines=1", "-calls=1", "-blocking=1",
+                  "-sleep-us=1", "-depth=1", "-deep-calls=1", "-callbacks=1", "-callback-calls=1",
+                  "-locked-calls=1", "-cstrings=1"},
+                 dir_, 30s);
+  ASSERT_TRUE(run.status.Ok()) << run.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+
+  RunResult r = RunCommand({CgotraceBin(), "inspect", bin}, dir_, 30s);
+  ASSERT_TRUE(r.status.Ok()) << r.Describe();
+  for (const auto& g : truth->at("goroutines")) {
+    for (const auto& [func, n] : g.at("calls").items()) {
+      EXPECT_NE(r.out.find(func), std::string::npos) << func << " not listed; " << r.Describe();
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Builds, InspectTest,
                          ::testing::Values("cgocalls", "cgocalls-stripped", "cgocalls-pie"),
                          [](const auto& info) {

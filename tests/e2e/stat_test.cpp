@@ -179,6 +179,38 @@ TEST_F(StatTest, AttachedByPidCountsEveryCall) {
                 truth->at("num_cgo_call_before").get<int64_t>());
 }
 
+// `stat -p PID --duration D` ends after D by itself, with a report, and the
+// target keeps running.
+TEST_F(StatTest, DurationEndsStatAndLeavesTargetRunning) {
+  Process demo = Process::Start({Fixture("demo"), "-duration=60s"}, dir_.File("demo.out"),
+                                dir_.File("demo.err"));
+  ASSERT_TRUE(demo.WaitForLine(Stream::kStdout, "demo: pid", 10s)) << demo.Describe();
+  const auto started = std::chrono::steady_clock::now();
+  Process ct = Process::Start({CgotraceBin(), "stat", "-p", std::to_string(demo.pid()),
+                               "--duration", "1s", "--format", "json"},
+                              dir_.File("cgotrace.out"), dir_.File("cgotrace.err"));
+  ASSERT_TRUE(ct.WaitForLine(Stream::kStderr, "cgotrace: attached", 30s)) << ct.Describe();
+  const auto attached = std::chrono::steady_clock::now();
+  ExitStatus st = ct.WaitOrKill(15s);
+  const auto ended = std::chrono::steady_clock::now();
+  ASSERT_TRUE(st.Ok()) << ct.Describe();
+  // Whether the clock starts at launch or at attach is the tool's choice;
+  // either way it measured for the duration and then stopped promptly.
+  EXPECT_GE(ended - started, 1s);
+  EXPECT_LT(ended - attached, 10s);
+  std::string error;
+  auto report = StatReport(ct.Stdout(), &error);
+  ASSERT_TRUE(report) << error;
+  const Json* compress = FindRow(*report, "compress_block");
+  ASSERT_NE(compress, nullptr) << report->dump();
+  ExpectConsistentRow(*compress);
+
+  EXPECT_TRUE(demo.Running()) << "the target must outlive the measurement: " << demo.Describe();
+  // The demo stops cleanly on SIGTERM; exit status 0 shows it was unharmed.
+  demo.Signal(SIGTERM);
+  EXPECT_TRUE(demo.WaitOrKill(10s).Ok()) << demo.Describe();
+}
+
 TEST_F(StatTest, TextReportNamesFunctionsWithCounts) {
   const std::string truth_path = dir_.File("truth.json");
   RunResult r =

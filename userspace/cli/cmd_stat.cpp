@@ -49,7 +49,7 @@ int RunStat(const StatFlags& flags) {
     StatSnapshot snap = agg.Snapshot(now - window_start);
     std::string text = json ? FormatStatJson(snap) : FormatStatText(snap, !flags.no_hist);
     fmt::print("{}\n", text);
-    fflush(stdout);
+    (void)fflush(stdout);
   };
   auto total = (*session)->Run([&](const CgoEvent& ev) { agg.Add(ev); },
                                [&](uint64_t now) {

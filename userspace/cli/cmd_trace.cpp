@@ -40,6 +40,9 @@ int RunTrace(const TraceFlags& flags) {
   Result<void> write_status = Ok();
   auto total = (*session)->Run([&](const CgoEvent& ev) { sink->OnEvent(ev); }, [](uint64_t) {});
   write_status = sink->Flush();
+  if (write_status) {
+    write_status = out->Close();
+  }
   if (!total) {
     return Fail(total.error());
   }

@@ -57,9 +57,22 @@ Result<Output> Output::Open(const std::string& path) {
   return Output(f, true);
 }
 
+Result<void> Output::Close() {
+  FILE* f = file_;
+  file_ = nullptr;
+  if (f == nullptr) {
+    return Ok();
+  }
+  // fclose flushes: a full disk shows up here, and must not pass silently.
+  if ((owned_ ? fclose(f) : fflush(f)) != 0) {
+    return MakeError("writing output failed: {}", strerror(errno));
+  }
+  return Ok();
+}
+
 Output::~Output() {
   if (owned_ && file_ != nullptr) {
-    fclose(file_);
+    (void)fclose(file_);  // error paths only: Close() reports errors
   }
 }
 

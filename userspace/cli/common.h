@@ -44,6 +44,8 @@ class Output {
   Output& operator=(Output&&) = delete;
   ~Output();
   FILE* get() const { return file_; }
+  // Flushes and closes; Error if anything written could not be stored.
+  Result<void> Close();
 
  private:
   Output(FILE* file, bool owned) : file_(file), owned_(owned) {}

@@ -30,8 +30,10 @@ bool DeliverCommand(CLI::App* chosen, std::vector<std::string> command) {
 
 }  // namespace cgotrace::cli
 
-int main(int argc, char** argv) {
-  using namespace cgotrace::cli;
+namespace {
+
+int Main(int argc, char** argv) {
+  using namespace cgotrace::cli;  // NOLINT(google-build-using-namespace)
   // Split at the first "--": what follows is the command to launch, passed
   // through verbatim (its own flags must not be parsed as ours).
   std::vector<std::string> args;
@@ -81,4 +83,19 @@ int main(int argc, char** argv) {
     }
   }
   return run ? run() : kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // cgotrace_core reports errors as Results; an exception here is a bug or
+  // an allocation failure, and still gets the one-line error convention.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cgotrace: internal error: {}\n", e.what());
+  } catch (...) {
+    fmt::print(stderr, "cgotrace: internal error\n");
+  }
+  return cgotrace::cli::kExitFailure;
 }

@@ -39,7 +39,8 @@ void OnSignal(int /*sig*/) { g_stop.store(true); }
   }
   argv.push_back(nullptr);
   execv(path.c_str(), argv.data());
-  fprintf(stderr, "cgotrace: cannot execute %s: %s\n", path.c_str(), strerror(errno));
+  // Nothing more can be done about a failed write here: the child exits.
+  (void)fprintf(stderr, "cgotrace: cannot execute %s: %s\n", path.c_str(), strerror(errno));
   _exit(127);
 }
 
@@ -87,7 +88,7 @@ void Session::InstallSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
   // A closed output pipe (| head) must end tracing cleanly, not kill us
   // before the probes are detached.
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);
 }
 
 void Session::RequestStop() { g_stop.store(true); }
@@ -173,20 +174,23 @@ Result<void> Session::Launch(const std::vector<std::string>& command) {
   return Ok();
 }
 
+bool Session::ChildGone() {
+  if (child_ <= 0 || child_status_ >= 0) {
+    return true;
+  }
+  int status = 0;
+  if (waitpid(child_, &status, WNOHANG) != child_) {
+    return false;
+  }
+  child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return true;
+}
+
 bool Session::TargetsGone() {
   if (!options_.targets.binaries.empty()) {
     return false;  // new processes of the binary may still start
   }
-  bool any = false;
-  if (child_ > 0 && child_status_ < 0) {
-    int status = 0;
-    pid_t r = waitpid(child_, &status, WNOHANG);
-    if (r == child_) {
-      child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    } else {
-      any = true;
-    }
-  }
+  bool any = !ChildGone();
   for (pid_t pid : watched_) {
     any = any || ProcessAlive(pid);
   }
@@ -216,10 +220,23 @@ Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
       break;
     }
   }
-  if (g_stop.load() && child_ > 0 && child_status_ < 0) {
-    // SIGINT from a terminal already reached the child; SIGTERM sent to us
-    // alone must not leave the launched command running unsupervised.
+  if (child_ > 0 && child_status_ < 0) {
+    // We stop before the launched command did (signal or --duration): like
+    // `perf stat --timeout`, end it rather than leave it running
+    // unsupervised, and keep reading its events until it is gone so the
+    // calls it completes on the way out are counted too.
     kill(child_, SIGTERM);
+    const uint64_t deadline = MonotonicNs() + 5'000'000'000ULL;
+    while (!ChildGone()) {
+      if (MonotonicNs() > deadline) {
+        kill(child_, SIGKILL);
+      }
+      auto n = tracer_->Poll(50, on_event);
+      if (!n) {
+        return n.error();
+      }
+      total += static_cast<uint64_t>(*n);
+    }
   }
   // Everything BPF wrote before the targets exited is still in the ring.
   for (;;) {
@@ -231,12 +248,6 @@ Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
       break;
     }
     total += static_cast<uint64_t>(*n);
-  }
-  if (child_ > 0 && child_status_ < 0) {
-    int status = 0;
-    if (waitpid(child_, &status, 0) == child_) {
-      child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
   }
   return total;
 }

@@ -20,8 +20,9 @@ class SinkBase : public EventSink {
 
  protected:
   void Write(const std::string& line) {
-    fwrite(line.data(), 1, line.size(), out_);
-    fputc('\n', out_);
+    // Write errors stick to the stream; Flush() reports them once.
+    (void)fwrite(line.data(), 1, line.size(), out_);
+    (void)fputc('\n', out_);
   }
 
  private:
