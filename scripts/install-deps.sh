@@ -14,8 +14,10 @@ PKGS=(
   prometheus-cpp-dev libbpfcc-dev
   # lint
   clang-format clang-tidy
-  # tests: exporter e2e, arm64 cross analysis
-  prometheus gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
+  # tests: exporter e2e (real Prometheus, manifest checks), report views in a
+  # real browser, arm64 cross analysis
+  prometheus python3-yaml chromium
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
   # misc tools the tests call
   util-linux procps python3 curl
 )

@@ -163,7 +163,6 @@ class ProcessDiscovery {
  private:
   struct Attached {
     uint64_t start_time = 0;  // distinguishes a reused PID
-    bool from_pid_flag = false;
   };
 
   void DetachExited();

@@ -54,6 +54,7 @@ int Main(int argc, char** argv) {
   RegisterTrace(&app, &run);
   RegisterStat(&app, &run);
   RegisterInspect(&app, &run);
+  RegisterExporter(&app, &run);
 
   try {
     std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -67,7 +68,9 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     fmt::print(stderr, "cgotrace: {}{}\n", what,
-               what.find("subcommand") != std::string::npos ? " (trace, stat, inspect)" : "");
+               what.find("subcommand") != std::string::npos
+                   ? " (trace, stat, inspect, record, report, exporter)"
+                   : "");
     return kExitUsage;
   }
   if (has_separator) {

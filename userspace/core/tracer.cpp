@@ -44,7 +44,9 @@ struct RingBufferDeleter {
 };
 
 std::string PermissionHint() {
-  return "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE";
+  // Measured on Linux 6.18: attaching the uprobe perf events also needs
+  // CAP_SYS_ADMIN; BPF + PERFMON + SYS_PTRACE alone load but cannot attach.
+  return "run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_SYS_ADMIN";
 }
 
 std::string LinkTarget(const std::string& path) {

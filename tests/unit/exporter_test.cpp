@@ -1,0 +1,496 @@
+// Exporter aggregation and exposition: `le` bucketing at exact edges, the
+// text of a handcrafted aggregation, the label cap, --listen parsing.
+#include "cgotrace/exporter.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace cgotrace {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The definition of `le`, by brute force: the first k with value <= base*2^k.
+int BruteForceBucket(uint64_t value, uint64_t base, int buckets) {
+  for (int k = 0; k < buckets; ++k) {
+    if (value <= (base << k)) {
+      return k;
+    }
+  }
+  return buckets;
+}
+
+TEST(Pow2HistogramTest, ValuesOnAnEdgeBelongToThatEdgesBucket) {
+  const uint64_t b = kDurationBaseNs;
+  const int n = kDurationBuckets;
+  EXPECT_EQ(Pow2Histogram::BucketIndex(0, b, n), 0);
+  EXPECT_EQ(Pow2Histogram::BucketIndex(b, b, n), 0);
+  EXPECT_EQ(Pow2Histogram::BucketIndex(b + 1, b, n), 1);
+  for (int k = 1; k < n; ++k) {
+    const uint64_t edge = b << k;
+    EXPECT_EQ(Pow2Histogram::BucketIndex(edge, b, n), k) << edge;
+    EXPECT_EQ(Pow2Histogram::BucketIndex(edge - 1, b, n), k) << edge - 1;
+    EXPECT_EQ(Pow2Histogram::BucketIndex(edge + 1, b, n), k + 1) << edge + 1;
+  }
+  EXPECT_EQ(Pow2Histogram::BucketIndex(UINT64_MAX, b, n), n);
+}
+
+TEST(Pow2HistogramTest, MatchesTheDefinitionEverywhere) {
+  for (uint64_t base : {kDurationBaseNs, kStackBaseBytes, uint64_t{1}, uint64_t{3}}) {
+    for (uint64_t v = 0; v < 200000; ++v) {
+      ASSERT_EQ(Pow2Histogram::BucketIndex(v, base, kDurationBuckets),
+                BruteForceBucket(v, base, kDurationBuckets))
+          << "base " << base << " value " << v;
+    }
+  }
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200000; ++i) {
+    const uint64_t v = rng() >> (rng() % 64);
+    ASSERT_EQ(Pow2Histogram::BucketIndex(v, kDurationBaseNs, kDurationBuckets),
+              BruteForceBucket(v, kDurationBaseNs, kDurationBuckets))
+        << v;
+  }
+}
+
+TEST(Pow2HistogramTest, CountsSumAndBoundsSpanTheDocumentedRange) {
+  Pow2Histogram h(kDurationBaseNs, kDurationBuckets);
+  EXPECT_EQ(h.UpperBound(0), 100u);                                // 0.1 µs
+  EXPECT_GE(h.UpperBound(kDurationBuckets - 1), 10'000'000'000u);  // >= 10 s
+  h.Observe(5);
+  h.Observe(100);
+  h.Observe(101);
+  h.Observe(UINT64_MAX);
+  EXPECT_EQ(h.count(), 4u);
+  EXPECT_EQ(h.sum(), UINT64_MAX);  // saturated
+  EXPECT_EQ(h.BucketCount(0), 2u);
+  EXPECT_EQ(h.BucketCount(1), 1u);
+  EXPECT_EQ(h.BucketCount(kDurationBuckets), 1u);
+}
+
+CgoEvent Call(const std::string& comm, const std::string& func, uint64_t ns, uint32_t depth) {
+  CgoEvent ev;
+  ev.kind = EventKind::kCall;
+  ev.comm = comm;
+  ev.func = func;
+  ev.duration_ns = ns;
+  ev.stack_depth = depth;
+  ev.pid = 4242;
+  ev.tid = 4243;
+  ev.goid = 17;
+  return ev;
+}
+
+CgoEvent Callback(const std::string& comm, const std::string& func) {
+  CgoEvent ev = Call(comm, func, 999, 64);
+  ev.kind = EventKind::kCallback;
+  return ev;
+}
+
+// Parsed sample lines: "name{labels}" -> value text.
+std::map<std::string, std::string> Samples(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+
+std::string Le(uint64_t bound_units, double per_second) {
+  std::ostringstream s;
+  s.precision(17);
+  s << static_cast<double>(bound_units) / per_second;
+  return s.str();
+}
+
+TEST(ExporterMetricsTest, ExpositionOfAHandcraftedAggregation) {
+  ExporterMetrics m(200);
+  // Durations exactly on, just below and just above edges, plus the
+  // example from the issue: 102400 ns is on the 1.024e-04 s edge.
+  const std::vector<uint64_t> durations = {0,      100,    101,    1600,        1601,
+                                           102399, 102400, 102401, 13421772800, 13421772801};
+  for (uint64_t d : durations) {
+    m.Record(Call("app", "sqlite3_step", d, 2048));
+  }
+  m.Record(Call("app (deleted)", "sqlite3_step", 1600, 129));  // same binary label
+  m.Record(Callback("app", "goCallback"));
+  m.Record(Callback("app", "goCallback"));
+
+  ExporterSelfStats self;
+  self.processes_traced = 3;
+  self.probes_attached = 12;
+  self.events_lost = 7;
+  self.bpf_run_time_ns = 1'500'000'000;
+  self.bpf_run_count = 99;
+  self.binaries = {{"/a/app", "app", 2, 4}, {"/b/app", "app", 1, 4}, {"/c/other", "other", 0, 4}};
+  const std::string text = RenderExpositionText(m.Collect(self));
+  const auto samples = Samples(text);
+  SCOPED_TRACE(text);
+
+  std::vector<uint64_t> all = durations;
+  all.push_back(1600);
+  const std::string series = R"(binary="app",function="sqlite3_step")";
+  for (int k = 0; k < kDurationBuckets; ++k) {
+    const uint64_t edge = kDurationBaseNs << k;
+    uint64_t expected = 0;
+    for (uint64_t d : all) {
+      expected += d <= edge ? 1 : 0;
+    }
+    bool found = false;
+    for (const auto& [name, value] : samples) {
+      const std::string prefix = "cgotrace_cgo_call_duration_seconds_bucket{" + series + ",le=\"";
+      if (!name.starts_with(prefix)) {
+        continue;
+      }
+      const std::string le = name.substr(prefix.size(), name.size() - prefix.size() - 2);
+      if (le == "+Inf" || std::strtod(le.c_str(), nullptr) != static_cast<double>(edge) / 1e9) {
+        continue;
+      }
+      found = true;
+      EXPECT_EQ(value, std::to_string(expected)) << "le=" << le << " (" << edge << " ns)";
+    }
+    EXPECT_TRUE(found) << "no bucket for " << Le(edge, 1e9) << " s";
+  }
+  EXPECT_EQ(
+      samples.at(
+          R"(cgotrace_cgo_call_duration_seconds_bucket{binary="app",function="sqlite3_step",le="0.0001024"})"),
+      "8");  // 0, 100, 101, 1600, 1601, 1600 (deleted), 102399, 102400
+  EXPECT_EQ(samples.at("cgotrace_cgo_call_duration_seconds_bucket{" + series + R"(,le="+Inf"})"),
+            std::to_string(all.size()));
+  EXPECT_EQ(samples.at("cgotrace_cgo_call_duration_seconds_count{" + series + "}"),
+            std::to_string(all.size()));
+  uint64_t sum_ns = 0;
+  for (uint64_t d : all) {
+    sum_ns += d;
+  }
+  EXPECT_DOUBLE_EQ(std::stod(samples.at("cgotrace_cgo_call_duration_seconds_sum{" + series + "}")),
+                   static_cast<double>(sum_ns) / 1e9);
+
+  // Callbacks are counted, not timed as calls.
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_callbacks_total{binary="app",function="goCallback"})"), "2");
+  EXPECT_THAT(text, Not(HasSubstr(R"(function="goCallback",le=)")));
+  // Stack depth: 129 bytes is just above the first 128-byte edge.
+  EXPECT_EQ(samples.at(R"(cgotrace_goroutine_stack_depth_bytes_bucket{binary="app",le="128"})"),
+            "0");
+  EXPECT_EQ(samples.at(R"(cgotrace_goroutine_stack_depth_bytes_bucket{binary="app",le="256"})"),
+            "1");
+  EXPECT_EQ(samples.at(R"(cgotrace_goroutine_stack_depth_bytes_bucket{binary="app",le="2048"})"),
+            std::to_string(all.size()));
+  EXPECT_EQ(samples.at(R"(cgotrace_threads_in_cgo{binary="app"})"), "3");
+  EXPECT_EQ(samples.at(R"(cgotrace_threads_in_cgo{binary="other"})"), "0");
+  EXPECT_EQ(samples.at("cgotrace_processes_traced"), "3");
+  EXPECT_EQ(samples.at("cgotrace_probes_attached"), "12");
+  EXPECT_EQ(samples.at("cgotrace_events_lost_total"), "7");
+  EXPECT_EQ(samples.at("cgotrace_bpf_program_run_seconds_total"), "1.5");
+  EXPECT_EQ(samples.at("cgotrace_bpf_program_runs_total"), "99");
+  auto info = samples.lower_bound("cgotrace_build_info{version=\"");
+  ASSERT_NE(info, samples.end());
+  EXPECT_THAT(info->first, ::testing::MatchesRegex(R"(cgotrace_build_info\{version="[0-9.]+"\})"));
+  EXPECT_EQ(info->second, "1");
+  EXPECT_THAT(text, HasSubstr("# TYPE cgotrace_cgo_call_duration_seconds histogram"));
+  EXPECT_THAT(text, HasSubstr("# TYPE cgotrace_events_lost_total counter"));
+  for (const char* banned : {"pid=", "tid=", "goid="}) {
+    EXPECT_THAT(text, Not(HasSubstr(banned)));
+  }
+}
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+};
+
+// Runs a shell command (fixed strings built by the tests), stdout+stderr.
+CommandResult Shell(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) {
+    return r;
+  }
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) {
+    r.out.append(buf, n);
+  }
+  r.status = pclose(p);
+  return r;
+}
+
+TEST(ExporterMetricsTest, PromtoolAcceptsTheExposition) {
+  ExporterMetrics m(200);
+  m.Record(Call("app", "fast_add", 1234, 512));
+  m.Record(Callback("app", "goCallback"));
+  ExporterSelfStats self;
+  self.binaries = {{"/a/app", "app", 1, 4}};
+  char path[] = "/tmp/cgotrace-exposition-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string text = RenderExpositionText(m.Collect(self));
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  CommandResult r = Shell(std::string("promtool check metrics < ") + path);
+  unlink(path);
+  EXPECT_EQ(r.status, 0) << r.out << "\n" << text;
+}
+
+TEST(ExporterMetricsTest, FunctionsBeyondTheCapCountAsOther) {
+  ExporterMetrics m(2);
+  for (const char* f : {"a", "b", "c", "d", "a", "c"}) {
+    m.Record(Call("app", f, 1000, 256));
+  }
+  m.Record(Call("second", "z", 1000, 256));  // the cap is per binary
+  const auto samples = Samples(RenderExpositionText(m.Collect({})));
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="a"})"),
+            "2");
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="b"})"),
+            "1");
+  EXPECT_EQ(
+      samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="other"})"),
+      "3");
+  EXPECT_EQ(samples.count(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="c"})"),
+            0u);
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="second",function="z"})"),
+            "1");
+}
+
+TEST(ExporterMetricsTest, BinaryLabelDropsDeletedSuffix) {
+  EXPECT_EQ(ExporterMetrics::BinaryLabel("server (deleted)"), "server");
+  EXPECT_EQ(ExporterMetrics::BinaryLabel("server"), "server");
+}
+
+TEST(ListenAddressTest, AcceptsDocumentedForms) {
+  auto a = ParseListenAddress("127.0.0.1:9478");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 9478);
+  EXPECT_EQ(a->CivetSpec(), "127.0.0.1:9478");
+  auto any = ParseListenAddress(":9478");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->host, "");
+  EXPECT_EQ(any->CivetSpec(), "9478");
+  EXPECT_EQ(any->Display(), "0.0.0.0:9478");
+  auto bare = ParseListenAddress("9435");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->port, 9435);
+  auto v6 = ParseListenAddress("[::1]:9478");
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_EQ(v6->CivetSpec(), "[::1]:9478");
+  auto local = ParseListenAddress("localhost:80");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->host, "127.0.0.1");
+}
+
+TEST(ListenAddressTest, RejectsBadInputWithAReason) {
+  for (const char* bad : {"", "127.0.0.1", "example.com:9478", "1.2.3.4:99999", "1.2.3.4:",
+                          "::1:9478", "[::1]9478", "[nope]:9478", "1.2.3:9478", ":-1"}) {
+    auto r = ParseListenAddress(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_THAT(r.error().message, HasSubstr("--listen")) << bad;
+      EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+    }
+  }
+}
+
+// ---- deploy/: the manifests say what the exporter does ----
+
+using Json = nlohmann::json;
+
+std::string Deploy(const std::string& rel) {
+  return std::string(CGOTRACE_SOURCE_DIR) + "/deploy/" + rel;
+}
+
+// Every YAML document of a file, through python3-yaml.
+Json LoadYaml(const std::string& path) {
+  CommandResult r = Shell(
+      "python3 -c 'import json,sys,yaml; "
+      "print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))' " +
+      path);
+  EXPECT_EQ(r.status, 0) << "python3 with the yaml module (Debian python3-yaml) parses " << path
+                         << ": " << r.out;
+  return r.status == 0 ? Json::parse(r.out) : Json::array();
+}
+
+const Json* FindKind(const Json& docs, const std::string& kind) {
+  for (const Json& d : docs) {
+    if (d.is_object() && d.value("kind", "") == kind) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+const Json* FindContainer(const Json& pod_spec, const std::string& name) {
+  for (const Json& c : pod_spec["containers"]) {
+    if (c.value("name", "") == name) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// The cgotrace container: runs the exporter on the default port with the
+// documented capabilities, and is not privileged.
+void ExpectExporterContainer(const Json& pod, const Json& c) {
+  SCOPED_TRACE(c.dump());
+  const auto args = c["args"].get<std::vector<std::string>>();
+  ASSERT_FALSE(args.empty());
+  EXPECT_EQ(args[0], "exporter");
+  EXPECT_THAT(args, ::testing::Contains("--all-go"));
+  auto listen = std::find(args.begin(), args.end(), "--listen");
+  ASSERT_NE(listen, args.end());
+  ASSERT_NE(listen + 1, args.end());
+  auto addr = ParseListenAddress(*(listen + 1));
+  ASSERT_TRUE(addr) << addr.error().message;
+  EXPECT_EQ(addr->port, kExporterDefaultPort);
+  ASSERT_EQ(c["ports"].size(), 1u);
+  EXPECT_EQ(c["ports"][0]["containerPort"].get<int>(), kExporterDefaultPort);
+  const Json& sc = c["securityContext"];
+  EXPECT_FALSE(sc.value("privileged", false));
+  EXPECT_EQ(sc["capabilities"]["drop"], Json::array({"ALL"}));
+  const auto add = sc["capabilities"]["add"].get<std::set<std::string>>();
+  EXPECT_EQ(
+      add, (std::set<std::string>{"SYS_ADMIN", "BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}));
+  const Json& ann = pod["metadata"]["annotations"];
+  EXPECT_EQ(ann.value("prometheus.io/scrape", ""), "true");
+  EXPECT_EQ(ann.value("prometheus.io/port", ""), std::to_string(kExporterDefaultPort));
+  EXPECT_EQ(ann.value("prometheus.io/path", ""), "/metrics");
+}
+
+TEST(ExporterDeployTest, SidecarSharesTheProcessNamespace) {
+  Json docs = LoadYaml(Deploy("kubernetes/sidecar.yaml"));
+  const Json* dep = FindKind(docs, "Deployment");
+  ASSERT_NE(dep, nullptr) << docs.dump();
+  const Json& pod = (*dep)["spec"]["template"];
+  EXPECT_EQ(pod["spec"].value("shareProcessNamespace", false), true);
+  EXPECT_FALSE(pod["spec"].value("hostPID", false));
+  const Json* c = FindContainer(pod["spec"], "cgotrace");
+  ASSERT_NE(c, nullptr);
+  ExpectExporterContainer(pod, *c);
+  EXPECT_FALSE(pod["spec"].contains("volumes")) << "no hostPath mounts needed";
+}
+
+TEST(ExporterDeployTest, DaemonSetUsesTheHostPidNamespace) {
+  Json docs = LoadYaml(Deploy("kubernetes/daemonset.yaml"));
+  const Json* ds = FindKind(docs, "DaemonSet");
+  ASSERT_NE(ds, nullptr) << docs.dump();
+  const Json& pod = (*ds)["spec"]["template"];
+  EXPECT_EQ(pod["spec"].value("hostPID", false), true);
+  const Json* c = FindContainer(pod["spec"], "cgotrace");
+  ASSERT_NE(c, nullptr);
+  ExpectExporterContainer(pod, *c);
+  EXPECT_EQ((*ds)["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"]);
+}
+
+TEST(ExporterDeployTest, ServiceMonitorScrapesTheDaemonSetPort) {
+  Json docs = LoadYaml(Deploy("kubernetes/servicemonitor.yaml"));
+  Json ds_docs = LoadYaml(Deploy("kubernetes/daemonset.yaml"));
+  const Json* svc = FindKind(docs, "Service");
+  const Json* sm = FindKind(docs, "ServiceMonitor");
+  const Json* ds = FindKind(ds_docs, "DaemonSet");
+  ASSERT_TRUE(svc && sm && ds);
+  EXPECT_EQ((*svc)["spec"]["selector"], (*ds)["spec"]["template"]["metadata"]["labels"]);
+  EXPECT_EQ((*svc)["spec"]["ports"][0]["port"].get<int>(), kExporterDefaultPort);
+  EXPECT_EQ((*sm)["spec"]["endpoints"][0]["port"], (*svc)["spec"]["ports"][0]["name"]);
+  EXPECT_EQ((*sm)["spec"]["selector"]["matchLabels"], (*svc)["metadata"]["labels"]);
+  EXPECT_EQ((*sm)["metadata"]["namespace"], (*ds)["metadata"]["namespace"]);
+  const Json* pm = FindKind(docs, "PodMonitor");
+  Json side = LoadYaml(Deploy("kubernetes/sidecar.yaml"));
+  ASSERT_TRUE(pm && FindKind(side, "Deployment"));
+  const Json& labels = (*FindKind(side, "Deployment"))["spec"]["template"]["metadata"]["labels"];
+  for (const auto& [k, v] : (*pm)["spec"]["selector"]["matchLabels"].items()) {
+    EXPECT_EQ(labels.value(k, ""), v) << k;
+  }
+}
+
+TEST(ExporterDeployTest, PromtoolAcceptsTheAlertRules) {
+  CommandResult r = Shell("promtool check rules " + Deploy("prometheus/alerts.yml"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("SUCCESS"));
+}
+
+// Metric names the exporter serves, from a scrape of a populated aggregation.
+std::set<std::string> ServedMetricNames() {
+  ExporterMetrics m(10);
+  m.Record(Call("app", "f", 1000, 512));
+  m.Record(Callback("app", "cb"));
+  ExporterSelfStats self;
+  self.binaries = {{"/app", "app", 0, 4}};
+  std::set<std::string> names;
+  for (const auto& [sample, value] : Samples(RenderExpositionText(m.Collect(self)))) {
+    names.insert(sample.substr(0, sample.find('{')));
+  }
+  return names;
+}
+
+// Every cgotrace_* name a query mentions must be one the exporter serves.
+void ExpectKnownMetrics(const std::string& text, const std::string& where) {
+  static const std::set<std::string> served = ServedMetricNames();
+  static const std::regex name(R"(cgotrace_[a-z_]+)");
+  int found = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator();
+       ++it) {
+    ++found;
+    EXPECT_TRUE(served.contains(it->str())) << where << " uses unknown metric " << it->str();
+  }
+  EXPECT_GT(found, 0) << where;
+}
+
+TEST(ExporterDeployTest, DashboardAndAlertsUseServedMetrics) {
+  std::ifstream in(Deploy("grafana/cgotrace-dashboard.json"));
+  ASSERT_TRUE(in) << Deploy("grafana/cgotrace-dashboard.json");
+  Json dash = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dash.is_discarded()) << "dashboard is not valid JSON";
+  ASSERT_TRUE(dash["panels"].is_array());
+  ASSERT_FALSE(dash["panels"].empty());
+  for (const Json& panel : dash["panels"]) {
+    for (const Json& target : panel["targets"]) {
+      ExpectKnownMetrics(target["expr"].get<std::string>(), panel.value("title", "?"));
+    }
+  }
+  Json rules = LoadYaml(Deploy("prometheus/alerts.yml"));
+  ASSERT_EQ(rules.size(), 1u);
+  for (const Json& group : rules[0]["groups"]) {
+    for (const Json& rule : group["rules"]) {
+      ExpectKnownMetrics(rule["expr"].get<std::string>(), rule.value("alert", "?"));
+    }
+  }
+}
+
+TEST(ExporterDeployTest, DockerfileAndSystemdUnitUseTheDefaultPort) {
+  std::ifstream docker(Deploy("Dockerfile"));
+  std::stringstream d;
+  d << docker.rdbuf();
+  const std::string port = std::to_string(kExporterDefaultPort);
+  EXPECT_THAT(d.str(), HasSubstr("EXPOSE " + port));
+  EXPECT_THAT(d.str(), HasSubstr("scripts/install-deps.sh"));
+  EXPECT_THAT(d.str(), HasSubstr("scripts/build.sh"));
+  std::ifstream unit(Deploy("systemd/cgotrace-exporter.service"));
+  std::stringstream u;
+  u << unit.rdbuf();
+  EXPECT_THAT(u.str(), HasSubstr("ExecStart=/usr/local/bin/cgotrace exporter --listen :" + port));
+  EXPECT_THAT(u.str(), HasSubstr("CapabilityBoundingSet=CAP_SYS_ADMIN CAP_BPF CAP_PERFMON "
+                                 "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH"));
+}
+
+}  // namespace
+}  // namespace cgotrace

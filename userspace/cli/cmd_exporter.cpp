@@ -1,0 +1,93 @@
+// cgotrace exporter: serve cgo call metrics to Prometheus until stopped.
+#include <fmt/format.h>
+
+#include "cgotrace/exporter.h"
+#include "commands.h"
+#include "common.h"
+
+namespace cgotrace::cli {
+namespace {
+
+struct ExporterFlags {
+  std::string listen = fmt::format(":{}", kExporterDefaultPort);
+  std::vector<int> pids;
+  std::vector<std::string> binaries;
+  bool all_go = false;
+  std::string rescan = "2s";
+  int max_functions = 200;
+  bool keep_caps = false;
+  bool verbose = false;
+};
+
+int Usage(const Error& error) {
+  fmt::print(stderr, "cgotrace: {}\n", error.message);
+  return kExitUsage;
+}
+
+int RunExporter(const ExporterFlags& flags) {
+  ExporterOptions opts;
+  auto listen = ParseListenAddress(flags.listen);
+  if (!listen) {
+    return Usage(listen.error());
+  }
+  opts.listen = *listen;
+  for (int pid : flags.pids) {
+    if (pid <= 0) {
+      return Usage(MakeError("invalid PID {}", pid));
+    }
+    opts.targets.pids.push_back(pid);
+  }
+  opts.targets.binaries = flags.binaries;
+  opts.targets.all_go = flags.all_go;
+  if (opts.targets.pids.empty() && opts.targets.binaries.empty() && !opts.targets.all_go) {
+    return Usage(MakeError("no target: give -p PID, --binary PATH or --all-go (see --help)"));
+  }
+  auto rescan = ParseDuration(flags.rescan);
+  if (!rescan || *rescan < 100'000'000) {
+    return Usage(MakeError("--rescan: invalid interval '{}' (at least 100ms)", flags.rescan));
+  }
+  opts.rescan_ns = *rescan;
+  if (flags.max_functions < 1) {
+    return Usage(MakeError("--max-functions must be at least 1"));
+  }
+  opts.max_functions = static_cast<size_t>(flags.max_functions);
+  opts.drop_capabilities = !flags.keep_caps;
+  opts.tracer.verbose = flags.verbose;
+
+  Exporter::InstallSignalHandlers();
+  auto exporter = Exporter::Start(opts);
+  if (!exporter) {
+    return Fail(exporter.error());
+  }
+  auto run = (*exporter)->Run();
+  if (!run) {
+    return Fail(run.error());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterExporter(CLI::App* app, std::function<int()>* run) {
+  auto flags = std::make_shared<ExporterFlags>();
+  CLI::App* sub = app->add_subcommand("exporter", "Serve cgo call metrics to Prometheus");
+  sub->add_option(
+      "--listen", flags->listen,
+      fmt::format("HOST:PORT to serve /metrics on (default :{})", kExporterDefaultPort));
+  sub->add_option("-p,--pid", flags->pids, "Trace this process until it exits (repeatable)");
+  sub->add_option("--binary", flags->binaries,
+                  "Trace every process running this executable, as they come and go");
+  sub->add_flag("--all-go", flags->all_go, "Trace every Go process with cgo, as they come and go");
+  sub->add_option("--rescan", flags->rescan,
+                  "How often to look for new and exited processes (default 2s)");
+  sub->add_option("--max-functions", flags->max_functions,
+                  "Distinct function labels per binary; more count as function=\"other\" "
+                  "(default 200)");
+  sub->add_flag("--keep-caps", flags->keep_caps,
+                "Do not drop capabilities after attaching (debugging only)");
+  sub->add_flag("-v,--verbose", flags->verbose, "Show libbpf and verifier messages");
+  sub->footer("Metrics and deployment: docs/exporter.md");
+  sub->callback([flags, run] { *run = [flags] { return RunExporter(*flags); }; });
+}
+
+}  // namespace cgotrace::cli
