@@ -161,8 +161,8 @@ Result<void> ElfFile::ParseSections() {
   }
   sections_.reserve(count);
   for (const Elf64_Shdr& sh : headers) {
-    sections_.push_back({std::string(elf_read::CString(names, sh.sh_name)), sh.sh_type,
-                         sh.sh_flags, sh.sh_addr, sh.sh_offset, sh.sh_size});
+    sections_.push_back({std::string(elf_read::CString(names, sh.sh_name)), sh.sh_type, sh.sh_flags,
+                         sh.sh_addr, sh.sh_offset, sh.sh_size});
     section_links_.push_back(sh.sh_link);
   }
   return Ok();

@@ -135,6 +135,9 @@ const ElfSymbol* ElfFile::FunctionAt(uint64_t addr) const {
     if (x.dynamic != y.dynamic) {
       return !x.dynamic;
     }
+    if ((x.size == 0) != (y.size == 0)) {
+      return x.size != 0;  // a real size beats a guessed one (runtime.text)
+    }
     return a.end < b.end;  // innermost of ranges with the same start
   };
   while (it != funcs_.begin()) {

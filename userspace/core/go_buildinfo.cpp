@@ -33,20 +33,20 @@ bool HasMagic(std::span<const uint8_t> bytes) {
          std::string_view(reinterpret_cast<const char*>(bytes.data()), kMagic.size()) == kMagic;
 }
 
-// Without section headers the linker's 16-byte alignment of the blob is the
-// only anchor; writable segments (where it lives) are searched first.
+// Without section headers the linker's 16-byte alignment of the blob in
+// writable data is the only anchor (as in debug/buildinfo). Read-only data
+// is not searched: any binary that parses build info, cgotrace included,
+// has the magic there as a constant.
 std::optional<Blob> ScanSegments(const ElfFile& elf) {
-  for (bool writable : {true, false}) {
-    for (const ElfSegment& seg : elf.load_segments()) {
-      if (((seg.flags & PF_W) != 0) != writable) {
-        continue;
-      }
-      std::span<const uint8_t> data = elf.bytes().subspan(seg.offset, seg.filesz);
-      uint64_t first = (kAlign - seg.vaddr % kAlign) % kAlign;
-      for (uint64_t off = first; off + kHeaderSize <= data.size(); off += kAlign) {
-        if (HasMagic(data.subspan(off))) {
-          return Blob{seg.vaddr + off, data.subspan(off)};
-        }
+  for (const ElfSegment& seg : elf.load_segments()) {
+    if (!(seg.flags & PF_W)) {
+      continue;
+    }
+    std::span<const uint8_t> data = elf.bytes().subspan(seg.offset, seg.filesz);
+    uint64_t first = (kAlign - seg.vaddr % kAlign) % kAlign;
+    for (uint64_t off = first; off + kHeaderSize <= data.size(); off += kAlign) {
+      if (HasMagic(data.subspan(off))) {
+        return Blob{seg.vaddr + off, data.subspan(off)};
       }
     }
   }
@@ -60,6 +60,11 @@ Result<std::optional<Blob>> FindBlob(const ElfFile& elf) {
       return data.error();
     }
     return std::optional<Blob>(Blob{s->addr, *data});
+  }
+  // The Go linker always emits the section; only a stripped section header
+  // table justifies searching.
+  if (!elf.sections().empty()) {
+    return std::optional<Blob>();
   }
   return ScanSegments(elf);
 }
@@ -171,16 +176,18 @@ Result<GoVersion> GoVersion::Parse(const std::string& text) {
   int* fields[] = {&v.major, &v.minor, &v.patch};
   const char* p = s.data() + 2;
   const char* end = s.data() + s.size();
-  for (int i = 0; i < 3 && p < end; ++i) {
+  for (int i = 0; i < 3; ++i) {
+    if (i > 0) {
+      if (p == end || *p != '.') {
+        break;
+      }
+      ++p;
+    }
     auto [next, ec] = std::from_chars(p, end, *fields[i]);
     if (ec != std::errc() || *fields[i] < 0) {
       return MakeError("unrecognized Go version \"{}\"", text);
     }
     p = next;
-    if (p == end || *p != '.') {
-      break;
-    }
-    ++p;
   }
   // Whatever follows the numbers must be a pre-release tag (rc1, beta2).
   std::string_view tail(p, end - p);

@@ -12,9 +12,9 @@ namespace {
 // Where one header format keeps the function table and the names.
 struct Format {
   uint64_t nfunc = 0;
-  uint64_t functab = 0;    // offset of functab in the table
-  unsigned width = 8;      // of functab fields and _func.entry: uintptr, or uint32 (1.18+)
-  uint64_t func_base = 0;  // functab funcoffs are relative to this offset
+  uint64_t functab = 0;            // offset of functab in the table
+  unsigned width = 8;              // of functab fields and _func.entry: uintptr, or uint32 (1.18+)
+  uint64_t func_base = 0;          // functab funcoffs are relative to this offset
   std::span<const uint8_t> names;  // _func.nameoff indexes this
   bool text_relative = false;      // entries are offsets from the text start (1.18+)
 };
@@ -134,8 +134,8 @@ Result<void> Decoder::ReadFuncs(const Format& f, std::vector<uint64_t>* entries)
     if (!entry) {
       return Fail("truncated function table");
     }
-    if (!entries->empty() && *entry < entries->back()) {
-      return Fail(fmt::format("function table not sorted at index {}", i));
+    if (!entries->empty() && *entry <= entries->back()) {
+      return Fail(fmt::format("function table entries not increasing at index {}", i));
     }
     entries->push_back(*entry);
     if (i == f.nfunc) {
@@ -151,9 +151,8 @@ Result<void> Decoder::ReadFuncs(const Format& f, std::vector<uint64_t>* entries)
     if (!func_entry || !nameoff || *func_entry != *entry) {
       return Fail(fmt::format("function {} has a bad _func record", i));
     }
-    auto name = elf_read::TerminatedString(f.names, static_cast<int32_t>(*nameoff) < 0
-                                                        ? UINT64_MAX
-                                                        : uint64_t{*nameoff});
+    auto name = elf_read::TerminatedString(
+        f.names, static_cast<int32_t>(*nameoff) < 0 ? UINT64_MAX : uint64_t{*nameoff});
     if (!name || name->empty()) {
       return Fail(fmt::format("function {} has a bad name offset {:#x}", i, *nameoff));
     }
@@ -163,19 +162,20 @@ Result<void> Decoder::ReadFuncs(const Format& f, std::vector<uint64_t>* entries)
 }
 
 Result<uint64_t> Decoder::TextStart(const Format& f, const std::vector<uint64_t>& entries) const {
-  // Go 1.18-1.25 store runtime.text in the header (relocated in PIE); 1.26
-  // leaves the field 0. moduledata.text holds it in every version.
-  if (f.text_relative) {
-    if (auto text = Word(24, 8); text && *text != 0) {
-      return *text;
-    }
-  }
+  // moduledata.text is what the runtime itself uses, and its minpc/maxpc
+  // confirm the match. Go 1.18-1.25 also store it in the pclntab header
+  // (relocated in PIE); 1.26 leaves that field 0.
   uint64_t first = entries.front();
   uint64_t last = entries.back();
   for (const Moduledata& md : FindModuledata(elf_, relocs_, table_.vaddr, out_.magic)) {
     uint64_t base = f.text_relative ? md.text : 0;
     if (md.minpc == base + first && md.maxpc == base + last) {
       return md.text;
+    }
+  }
+  if (f.text_relative) {
+    if (auto text = Word(24, 8); text && *text != 0) {
+      return *text;
     }
   }
   if (const ElfSymbol* text = elf_.FindSymbol("runtime.text")) {
@@ -194,11 +194,11 @@ bool PlausibleHeader(std::span<const uint8_t> bytes) {
   if (!magic || bytes.size() < 8) {
     return false;
   }
-  bool known = *magic == kMagic12 || *magic == kMagic116 || *magic == kMagic118 ||
-               *magic == kMagic120;
+  bool known =
+      *magic == kMagic12 || *magic == kMagic116 || *magic == kMagic118 || *magic == kMagic120;
   uint8_t min_lc = bytes[6];
-  return known && bytes[4] == 0 && bytes[5] == 0 &&
-         (min_lc == 1 || min_lc == 2 || min_lc == 4) && bytes[7] == 8;
+  return known && bytes[4] == 0 && bytes[5] == 0 && (min_lc == 1 || min_lc == 2 || min_lc == 4) &&
+         bytes[7] == 8;
 }
 
 Result<Decoded> Decode(const ElfFile& elf, const RelativeRelocs& relocs, const Table& table) {
