@@ -14,6 +14,8 @@ void RegisterTrace(CLI::App* app, std::function<int()>* run);
 void RegisterStat(CLI::App* app, std::function<int()>* run);
 void RegisterInspect(CLI::App* app, std::function<int()>* run);
 void RegisterExporter(CLI::App* app, std::function<int()>* run);
+void RegisterRecord(CLI::App* app, std::function<int()>* run);
+void RegisterReport(CLI::App* app, std::function<int()>* run);
 
 // The words after "--" on the command line (the command to launch) are not
 // parsed by CLI11; main() hands them to the chosen subcommand through this.

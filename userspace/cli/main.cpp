@@ -55,6 +55,8 @@ int Main(int argc, char** argv) {
   RegisterStat(&app, &run);
   RegisterInspect(&app, &run);
   RegisterExporter(&app, &run);
+  RegisterRecord(&app, &run);
+  RegisterReport(&app, &run);
 
   try {
     std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
