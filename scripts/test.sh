@@ -5,6 +5,8 @@
 #   2. an ASan/UBSan build in build-asan/ running the same tests;
 #   3. clang-format check of all C/C++ sources.
 # Benchmarks are not tests: run them with `ctest --test-dir build -L bench`.
+# The full Go version x build mode matrix: `ctest --test-dir build -L matrix`
+# (scripts/matrix.sh --full); the default run checks its quick subset.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,13 +20,13 @@ status=0
 echo "== build (RelWithDebInfo)"
 scripts/build.sh build
 echo "== tests: unit + bpf"
-ctest --test-dir build -LE bench --output-on-failure -j1 || status=1
+ctest --test-dir build -LE "bench|matrix" --output-on-failure -j1 || status=1
 
 echo "== build (ASan + UBSan)"
 scripts/build.sh build-asan -DCGOTRACE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 echo "== tests under sanitizers: unit + bpf"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan -LE bench --output-on-failure -j1 || status=1
+  ctest --test-dir build-asan -LE "bench|matrix" --output-on-failure -j1 || status=1
 
 echo "== clang-format"
 if ! scripts/lint.sh format; then
