@@ -18,10 +18,10 @@
 
 #include <fmt/format.h>
 
-#include "cgotrace/chrome_trace.h"
-#include "cgotrace/flamegraph.h"
 #include "cgotrace/recording.h"
-#include "cgotrace/report.h"
+#include "report/chrome_trace.h"
+#include "report/flamegraph.h"
+#include "report/report.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "arch.h"
-#include "cgotrace/bpf_abi.h"
+#include "cgotrace_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -25,7 +25,7 @@ function(cgotrace_bpf_object)
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${ARG_ARCH}
             -Wall -Werror
-            -I${CMAKE_SOURCE_DIR}/include -I${CMAKE_SOURCE_DIR}/bpf -idirafter ${sys_inc}
+            -I${CMAKE_SOURCE_DIR}/bpf -idirafter ${sys_inc}
             -c ${ARG_SOURCE} -o ${obj}
     DEPENDS ${ARG_SOURCE} ${ARG_DEPENDS}
     COMMENT "BPF ${ARG_NAME} (${ARG_ARCH})"

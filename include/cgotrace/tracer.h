@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "cgotrace/event.h"
-#include "cgotrace/go_binary.h"
 #include "cgotrace/result.h"
 
 namespace cgotrace {

@@ -26,8 +26,8 @@
 #include <gtest/gtest.h>
 
 #include "../matrix/matrix_list.h"
-#include "cgotrace/go_buildinfo.h"
-#include "cgotrace/go_offsets.h"
+#include "binary/go_buildinfo.h"
+#include "binary/go_offsets.h"
 #include "checks.h"
 #include "harness.h"
 

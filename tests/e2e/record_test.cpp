@@ -16,11 +16,11 @@
 
 #include <gtest/gtest.h>
 
-#include "cgotrace/format.h"
 #include "cgotrace/recording.h"
 #include "checks.h"
 #include "harness.h"
 #include "record_chromium.h"
+#include "util/format.h"
 
 namespace cgotrace::e2e {
 namespace {

@@ -1,4 +1,4 @@
-#include "cgotrace/aggregator.h"
+#include "stats/aggregator.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

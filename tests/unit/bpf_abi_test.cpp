@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "cgotrace/bpf_abi.h"
+#include "cgotrace_abi.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "cgotrace/elf_file.h"
+#include "elf/elf_file.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>

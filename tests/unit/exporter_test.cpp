@@ -1,6 +1,6 @@
 // Exporter aggregation and exposition: `le` bucketing at exact edges, the
 // text of a handcrafted aggregation, the label cap, --listen parsing.
-#include "cgotrace/exporter.h"
+#include "exporter/exporter.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "cgotrace/format.h"
+#include "util/format.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

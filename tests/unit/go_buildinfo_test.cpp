@@ -1,4 +1,4 @@
-#include "cgotrace/go_buildinfo.h"
+#include "binary/go_buildinfo.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "cgotrace/go_offsets.h"
+#include "binary/go_offsets.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "cgotrace/elf_file.h"
-#include "cgotrace/go_buildinfo.h"
+#include "binary/go_buildinfo.h"
+#include "elf/elf_file.h"
 
 namespace cgotrace {
 namespace {

@@ -1,4 +1,4 @@
-#include "cgotrace/go_pclntab.h"
+#include "binary/go_pclntab.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "cgotrace/histogram.h"
+#include "stats/histogram.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

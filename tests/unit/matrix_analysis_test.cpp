@@ -27,11 +27,11 @@
 #include <vector>
 
 #include "../matrix/matrix_list.h"
-#include "cgotrace/elf_file.h"
-#include "cgotrace/go_binary.h"
-#include "cgotrace/go_buildinfo.h"
-#include "cgotrace/go_offsets.h"
-#include "cgotrace/go_pclntab.h"
+#include "binary/go_binary.h"
+#include "binary/go_buildinfo.h"
+#include "binary/go_offsets.h"
+#include "binary/go_pclntab.h"
+#include "elf/elf_file.h"
 
 namespace cgotrace {
 namespace {

@@ -1,4 +1,4 @@
-#include "cgotrace/probe_sites.h"
+#include "binary/probe_sites.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "cgotrace/elf_file.h"
-#include "cgotrace/go_buildinfo.h"
+#include "binary/go_buildinfo.h"
+#include "elf/elf_file.h"
 
 namespace cgotrace {
 namespace {

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgotrace/recording.h"
-#include "cgotrace/report.h"
+#include "report/report.h"
 
 namespace cgotrace {
 namespace {

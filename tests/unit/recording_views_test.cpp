@@ -11,11 +11,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cgotrace/chrome_trace.h"
-#include "cgotrace/flamegraph.h"
 #include "cgotrace/recording.h"
-#include "cgotrace/report.h"
 #include "recording_synthetic.h"
+#include "report/chrome_trace.h"
+#include "report/flamegraph.h"
+#include "report/report.h"
 
 namespace cgotrace {
 namespace {

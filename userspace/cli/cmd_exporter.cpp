@@ -1,9 +1,9 @@
 // cgotrace exporter: serve cgo call metrics to Prometheus until stopped.
 #include <fmt/format.h>
 
-#include "cgotrace/exporter.h"
 #include "commands.h"
 #include "common.h"
+#include "exporter/exporter.h"
 
 namespace cgotrace::cli {
 namespace {

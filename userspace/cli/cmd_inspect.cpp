@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cctype>
 
-#include "cgotrace/go_binary.h"
-#include "cgotrace/process.h"
+#include "binary/go_binary.h"
 #include "commands.h"
 #include "common.h"
+#include "trace/process.h"
 
 namespace cgotrace::cli {
 namespace {

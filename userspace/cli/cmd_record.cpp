@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "cgotrace/format.h"
 #include "cgotrace/recording.h"
 #include "commands.h"
 #include "common.h"
+#include "util/format.h"
 
 namespace cgotrace::cli {
 namespace {

@@ -2,13 +2,13 @@
 // graph, Chrome trace). Needs no privileges.
 #include <fmt/format.h>
 
-#include "cgotrace/chrome_trace.h"
-#include "cgotrace/flamegraph.h"
-#include "cgotrace/format.h"
 #include "cgotrace/recording.h"
-#include "cgotrace/report.h"
 #include "commands.h"
 #include "common.h"
+#include "report/chrome_trace.h"
+#include "report/flamegraph.h"
+#include "report/report.h"
+#include "util/format.h"
 
 namespace cgotrace::cli {
 namespace {

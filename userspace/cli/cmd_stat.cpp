@@ -1,9 +1,9 @@
 // cgotrace stat: per-function (or goroutine, or thread) latency summary.
 #include <fmt/format.h>
 
-#include "cgotrace/aggregator.h"
 #include "commands.h"
 #include "common.h"
+#include "stats/aggregator.h"
 
 namespace cgotrace::cli {
 namespace {

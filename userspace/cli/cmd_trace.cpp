@@ -2,7 +2,7 @@
 #include "commands.h"
 #include "common.h"
 
-#include "cgotrace/sinks.h"
+#include "trace/sinks.h"
 
 namespace cgotrace::cli {
 namespace {

@@ -1,0 +1,231 @@
+// Prometheus exporter: long-running cgo call metrics over HTTP.
+//
+// Three parts, one per source file:
+//   - Pow2Histogram / ExporterMetrics (exporter_metrics.cpp): per (binary,
+//     function) aggregation of CgoEvents with exact integer bucketing, and the
+//     Prometheus metric families built from it at scrape time.
+//   - ProcessDiscovery (exporter_discovery.cpp): which processes to attach to
+//     and detach from as they come and go (-p, --binary, --all-go).
+//   - Exporter (exporter.cpp): owns the Tracer and the HTTP endpoint
+//     (prometheus-cpp's civetweb Exposer) and runs the poll/rescan loop until
+//     SIGINT/SIGTERM.
+//
+// Labels never carry pid, tid or goid: series are keyed by the binary's short
+// name and the C (or exported Go) function, with at most max_functions
+// distinct functions per binary; later ones are counted as function="other".
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+#include "cgotrace/event.h"
+#include "cgotrace/result.h"
+#include "cgotrace/tracer.h"
+#include "trace/process.h"
+
+namespace cgotrace {
+
+// Default TCP port of `cgotrace exporter` (docs/exporter.md).
+inline constexpr int kExporterDefaultPort = 9478;
+
+// Histogram over non-negative integers with inclusive upper bounds
+// base * 2^k (k = 0 .. buckets-1) plus +Inf, i.e. Prometheus `le` semantics:
+// a value v is in bucket k iff v <= base * 2^k. Integer arithmetic only, so
+// values exactly on a bound land in that bound's bucket. Plain value type;
+// no thread safety of its own.
+class Pow2Histogram {
+ public:
+  Pow2Histogram(uint64_t base, int buckets);
+
+  // Index of the smallest bound >= value; buckets() for +Inf.
+  static int BucketIndex(uint64_t value, uint64_t base, int buckets);
+
+  void Observe(uint64_t value);
+
+  uint64_t base() const { return base_; }
+  int buckets() const { return static_cast<int>(counts_.size()) - 1; }
+  // Inclusive upper bound of bucket k, in the histogram's integer unit.
+  uint64_t UpperBound(int k) const { return base_ << k; }
+  // Non-cumulative count of bucket k; k == buckets() is the +Inf overflow.
+  uint64_t BucketCount(int k) const { return counts_[static_cast<size_t>(k)]; }
+  uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }  // saturates at UINT64_MAX
+
+ private:
+  uint64_t base_;
+  std::vector<uint64_t> counts_;
+  uint64_t count_ = 0;
+  uint64_t sum_ = 0;
+};
+
+// Call durations: 100 ns * 2^k, 28 bounds from 0.1 µs to 13.4 s.
+inline constexpr uint64_t kDurationBaseNs = 100;
+inline constexpr int kDurationBuckets = 28;
+// Goroutine stack in use at a call: 128 B * 2^k, 24 bounds up to 1 GiB (Go's
+// maximum goroutine stack on 64-bit).
+inline constexpr uint64_t kStackBaseBytes = 128;
+inline constexpr int kStackBuckets = 24;
+
+// Exporter self-observation, read from the Tracer at scrape time.
+struct ExporterSelfStats {
+  uint64_t processes_traced = 0;
+  uint64_t probes_attached = 0;
+  uint64_t events_lost = 0;
+  uint64_t bpf_run_time_ns = 0;
+  uint64_t bpf_run_count = 0;
+  std::vector<BinaryStatus> binaries;  // for threads_in_cgo
+};
+
+// Aggregates events into the exporter's series and renders them as
+// Prometheus metric families.
+//
+// Thread safety: Record() and Collect() may be called concurrently from any
+// threads (an internal mutex serializes them); Record() runs on the tracer's
+// poll thread, Collect() on HTTP server threads.
+class ExporterMetrics {
+ public:
+  explicit ExporterMetrics(size_t max_functions);
+
+  void Record(const CgoEvent& event);
+  std::vector<prometheus::MetricFamily> Collect(const ExporterSelfStats& self) const;
+
+  // The label value for a binary: the executable's base name, without the
+  // " (deleted)" the kernel appends to replaced executables.
+  static std::string BinaryLabel(const std::string& comm);
+
+ private:
+  struct FunctionSeries {
+    Pow2Histogram duration{kDurationBaseNs, kDurationBuckets};
+    uint64_t callbacks = 0;
+    bool has_calls = false;
+  };
+  struct BinarySeries {
+    std::map<std::string, FunctionSeries> functions;  // includes "other"
+    std::set<std::string> admitted;                   // distinct real names
+    Pow2Histogram stack{kStackBaseBytes, kStackBuckets};
+  };
+
+  size_t max_functions_;
+  mutable std::mutex mu_;
+  std::map<std::string, BinarySeries> binaries_;  // by BinaryLabel
+};
+
+// The Prometheus text exposition (format 0.0.4) of `families`.
+std::string RenderExpositionText(const std::vector<prometheus::MetricFamily>& families);
+
+// A validated --listen value.
+struct ListenAddress {
+  std::string host;  // "" for every IPv4 interface; IPv6 without brackets
+  int port = 0;      // 0: the kernel picks a free port
+  bool ipv6 = false;
+  // The same address as civetweb's listening_ports option expects.
+  std::string CivetSpec() const;
+  // "HOST:PORT" for messages ("[::1]:9478" for IPv6, "0.0.0.0:9478").
+  std::string Display() const;
+};
+
+// Accepts "HOST:PORT", ":PORT", "PORT" and "[V6]:PORT"; HOST is an IP
+// literal or "localhost". Errors name the text and what is wrong with it.
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+// Which processes the exporter traces.
+struct ExporterTargets {
+  std::vector<pid_t> pids;            // -p: these processes, until they exit
+  std::vector<std::string> binaries;  // --binary: every process of each file
+  bool all_go = false;                // --all-go: every Go process with cgo
+};
+
+// Keeps the Tracer's attachments in line with the processes on the host.
+// Not thread-safe: the Exporter calls it on its loop thread with the tracer
+// lock held. Messages go to stderr as "cgotrace: ...".
+class ProcessDiscovery {
+ public:
+  ProcessDiscovery(const ExporterTargets& targets, Tracer* tracer);
+
+  // Initial attachment: -p PIDs (error if one cannot be traced) and --binary
+  // files (error if one is not a traceable Go binary), then a first scan.
+  Result<void> Start();
+  // Detaches exited PIDs; under --all-go attaches new Go processes with
+  // cgo; recounts processes of --binary files.
+  void Rescan();
+
+  uint64_t processes_traced() const { return processes_traced_; }
+
+ private:
+  struct Attached {
+    uint64_t start_time = 0;  // distinguishes a reused PID
+  };
+
+  void DetachExited();
+  void AttachNewGoProcesses(const std::map<pid_t, FileId>& exes);
+  void CountBinaryProcesses(const std::map<pid_t, FileId>& exes);
+
+  ExporterTargets targets_;
+  Tracer* tracer_;
+  std::map<pid_t, Attached> attached_;
+  std::vector<FileId> binary_ids_;  // parallel to targets_.binaries
+  std::vector<size_t> binary_counts_;
+  // Executables found not traceable (not Go, no cgo, unsupported), each
+  // analysed once; keyed by (dev, ino).
+  std::set<std::pair<uint64_t, uint64_t>> rejected_;
+  uint64_t processes_traced_ = 0;
+  bool waiting_logged_ = false;
+  pid_t self_ = 0;
+};
+
+struct ExporterOptions {
+  ListenAddress listen;
+  ExporterTargets targets;
+  TracerOptions tracer;
+  uint64_t rescan_ns = 2'000'000'000;
+  size_t max_functions = 200;
+  // Drop every capability not needed after the initial attach (see
+  // docs/exporter.md); off only for debugging.
+  bool drop_capabilities = true;
+};
+
+// The running exporter. Start() attaches and starts serving; Run() blocks in
+// the poll loop until RequestStop(). Destruction stops the HTTP server, then
+// detaches every probe.
+//
+// Thread safety: one thread calls Start() and Run(); HTTP scrapes run on
+// civetweb threads and read the tracer under the exporter's lock.
+// RequestStop() is async-signal-safe.
+class Exporter {
+ public:
+  static Result<std::unique_ptr<Exporter>> Start(const ExporterOptions& options);
+  ~Exporter();
+  Exporter(const Exporter&) = delete;
+  Exporter& operator=(const Exporter&) = delete;
+
+  Result<void> Run();
+  // The bound address with the actual port (useful with port 0).
+  const ListenAddress& listening() const { return listening_; }
+
+  // SIGINT/SIGTERM call RequestStop(); SIGPIPE is ignored.
+  static void InstallSignalHandlers();
+  static void RequestStop();
+
+ private:
+  struct Impl;
+  explicit Exporter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  ListenAddress listening_;
+};
+
+// Capabilities the exporter keeps after its initial attach, by target kind;
+// the rest are dropped from the effective, permitted, inheritable, ambient
+// and (when allowed) bounding sets of the calling thread, which must be the
+// only thread. Returns a one-line summary ("kept: cap_bpf,...").
+Result<std::string> DropCapabilitiesExcept(const std::vector<int>& keep);
+
+}  // namespace cgotrace

@@ -1,0 +1,200 @@
+// Exporter aggregation and exposition: exact integer bucketing of events,
+// metric families built at scrape time.
+#include <prometheus/text_serializer.h>
+
+#include <bit>
+#include <limits>
+#include <sstream>
+
+#include "exporter/exporter.h"
+
+#ifndef CGOTRACE_VERSION
+#define CGOTRACE_VERSION "unknown"
+#endif
+
+namespace cgotrace {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr const char* kOther = "other";
+
+MetricFamily Family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+ClientMetric WithLabels(std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  return m;
+}
+
+// Bounds are exact integers in `unit`; dividing the integer by the
+// scale (rather than multiplying by its inverse) gives the double nearest to
+// the true bound, so Prometheus' float comparison against `le` agrees with
+// the integer bucketing.
+ClientMetric::Histogram ToPrometheus(const Pow2Histogram& h, double units_per_base_unit) {
+  ClientMetric::Histogram out;
+  uint64_t cumulative = 0;
+  for (int k = 0; k < h.buckets(); ++k) {
+    cumulative += h.BucketCount(k);
+    out.bucket.push_back({cumulative, static_cast<double>(h.UpperBound(k)) / units_per_base_unit});
+  }
+  cumulative += h.BucketCount(h.buckets());
+  out.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  out.sample_count = h.count();
+  out.sample_sum = static_cast<double>(h.sum()) / units_per_base_unit;
+  return out;
+}
+
+ClientMetric Scalar(double value, MetricType type, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m = WithLabels(std::move(labels));
+  if (type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return m;
+}
+
+}  // namespace
+
+Pow2Histogram::Pow2Histogram(uint64_t base, int buckets)
+    : base_(base), counts_(static_cast<size_t>(buckets) + 1, 0) {}
+
+int Pow2Histogram::BucketIndex(uint64_t value, uint64_t base, int buckets) {
+  if (value <= base) {
+    return 0;
+  }
+  // Bounds are multiples of base, so value <= base*2^k exactly when
+  // ceil(value/base) <= 2^k; the smallest such k is bit_width(ceil - 1).
+  uint64_t units = value / base + (value % base != 0 ? 1 : 0);
+  int k = std::bit_width(units - 1);
+  return k < buckets ? k : buckets;
+}
+
+void Pow2Histogram::Observe(uint64_t value) {
+  ++counts_[static_cast<size_t>(BucketIndex(value, base_, buckets()))];
+  ++count_;
+  sum_ = value > UINT64_MAX - sum_ ? UINT64_MAX : sum_ + value;
+}
+
+ExporterMetrics::ExporterMetrics(size_t max_functions) : max_functions_(max_functions) {}
+
+std::string ExporterMetrics::BinaryLabel(const std::string& comm) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (comm.ends_with(kDeleted)) {
+    return comm.substr(0, comm.size() - kDeleted.size());
+  }
+  return comm;
+}
+
+void ExporterMetrics::Record(const CgoEvent& event) {
+  std::lock_guard lock(mu_);
+  BinarySeries& bin = binaries_[BinaryLabel(event.comm)];
+  const std::string* name = &event.func;
+  if (!bin.admitted.contains(event.func)) {
+    if (bin.admitted.size() < max_functions_) {
+      bin.admitted.insert(event.func);
+    } else {
+      static const std::string other = kOther;
+      name = &other;
+    }
+  }
+  FunctionSeries& fn = bin.functions[*name];
+  if (event.kind == EventKind::kCallback) {
+    ++fn.callbacks;
+    return;
+  }
+  fn.has_calls = true;
+  fn.duration.Observe(event.duration_ns);
+  bin.stack.Observe(event.stack_depth);
+}
+
+std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self) const {
+  MetricFamily duration =
+      Family("cgotrace_cgo_call_duration_seconds",
+             "Duration of cgo calls (runtime.cgocall entry to return, callbacks included)",
+             MetricType::Histogram);
+  MetricFamily callbacks =
+      Family("cgotrace_cgo_callbacks_total", "C-to-Go callbacks completed, by exported Go function",
+             MetricType::Counter);
+  MetricFamily stack =
+      Family("cgotrace_goroutine_stack_depth_bytes",
+             "Goroutine stack in use at each cgo call (g.stack.hi - SP)", MetricType::Histogram);
+  MetricFamily in_cgo = Family("cgotrace_threads_in_cgo", "Calls currently inside runtime.cgocall",
+                               MetricType::Gauge);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [binary, series] : binaries_) {
+      for (const auto& [func, fn] : series.functions) {
+        if (fn.has_calls) {
+          ClientMetric m = WithLabels({{"binary", binary}, {"function", func}});
+          m.histogram = ToPrometheus(fn.duration, 1e9);
+          duration.metric.push_back(std::move(m));
+        }
+        if (fn.callbacks != 0) {
+          callbacks.metric.push_back(Scalar(static_cast<double>(fn.callbacks), MetricType::Counter,
+                                            {{"binary", binary}, {"function", func}}));
+        }
+      }
+      if (series.stack.count() != 0) {
+        ClientMetric m = WithLabels({{"binary", binary}});
+        m.histogram = ToPrometheus(series.stack, 1);
+        stack.metric.push_back(std::move(m));
+      }
+    }
+  }
+  // Different executables can share a base name; their gauges add up.
+  std::map<std::string, int64_t> threads;
+  for (const BinaryStatus& b : self.binaries) {
+    threads[BinaryLabel(b.comm)] += b.threads_in_cgo;
+  }
+  for (const auto& [binary, n] : threads) {
+    in_cgo.metric.push_back(
+        Scalar(static_cast<double>(n), MetricType::Gauge, {{"binary", binary}}));
+  }
+
+  std::vector<MetricFamily> out;
+  for (MetricFamily* f : {&duration, &callbacks, &stack, &in_cgo}) {
+    if (!f->metric.empty()) {
+      out.push_back(std::move(*f));
+    }
+  }
+  auto scalar = [&](const char* name, const char* help, MetricType type, double value) {
+    MetricFamily f = Family(name, help, type);
+    f.metric.push_back(Scalar(value, type));
+    out.push_back(std::move(f));
+  };
+  scalar("cgotrace_processes_traced", "Processes currently traced", MetricType::Gauge,
+         static_cast<double>(self.processes_traced));
+  scalar("cgotrace_probes_attached", "Uprobes currently attached", MetricType::Gauge,
+         static_cast<double>(self.probes_attached));
+  scalar("cgotrace_events_lost_total", "Events dropped because the BPF ring buffer was full",
+         MetricType::Counter, static_cast<double>(self.events_lost));
+  scalar("cgotrace_bpf_program_run_seconds_total",
+         "CPU time spent in cgotrace's BPF programs (needs sysctl kernel.bpf_stats_enabled=1)",
+         MetricType::Counter, static_cast<double>(self.bpf_run_time_ns) / 1e9);
+  scalar("cgotrace_bpf_program_runs_total",
+         "Runs of cgotrace's BPF programs (needs sysctl kernel.bpf_stats_enabled=1)",
+         MetricType::Counter, static_cast<double>(self.bpf_run_count));
+  MetricFamily info =
+      Family("cgotrace_build_info", "cgotrace build information; always 1", MetricType::Gauge);
+  info.metric.push_back(Scalar(1, MetricType::Gauge, {{"version", CGOTRACE_VERSION}}));
+  out.push_back(std::move(info));
+  return out;
+}
+
+std::string RenderExpositionText(const std::vector<MetricFamily>& families) {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace cgotrace

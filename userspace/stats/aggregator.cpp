@@ -1,0 +1,251 @@
+#include "stats/aggregator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "util/format.h"
+
+namespace cgotrace {
+namespace {
+
+constexpr int kDurationColumns = 6;  // TOTAL MEAN P50 P90 P99 MAX
+
+// Numeric keys (goid, tid) compare as numbers so 9 sorts before 10; the
+// decimal text has no leading zeros, so length-then-text is numeric order.
+bool KeyLess(GroupBy by, const std::string& a, const std::string& b) {
+  if (by != GroupBy::kFunc && a.size() != b.size()) {
+    return a.size() < b.size();
+  }
+  return a < b;
+}
+
+std::vector<StatRow> BuildRows(GroupBy by,
+                               const std::map<std::string, LogLinearHistogram>& groups) {
+  std::vector<StatRow> rows;
+  rows.reserve(groups.size());
+  for (const auto& [key, hist] : groups) {
+    StatRow& row = rows.emplace_back();
+    row.key = key;
+    row.count = hist.count();
+    row.total_ns = hist.sum();
+    row.mean_ns = hist.mean();
+    row.p50_ns = hist.Quantile(0.50);
+    row.p90_ns = hist.Quantile(0.90);
+    row.p99_ns = hist.Quantile(0.99);
+    row.max_ns = hist.max();
+    row.hist = hist;
+  }
+  std::sort(rows.begin(), rows.end(), [by](const StatRow& a, const StatRow& b) {
+    if (a.total_ns != b.total_ns) {
+      return a.total_ns > b.total_ns;
+    }
+    return KeyLess(by, a.key, b.key);
+  });
+  return rows;
+}
+
+const char* KeyTitle(GroupBy by) {
+  switch (by) {
+    case GroupBy::kGoid:
+      return "GOID";
+    case GroupBy::kTid:
+      return "TID";
+    case GroupBy::kFunc:
+      break;
+  }
+  return "FUNC";
+}
+
+// Terminal columns taken by UTF-8 text (one per code point; keys are
+// symbol names, so no wide characters are expected).
+size_t DisplayWidth(const std::string& s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// Casting a double at or above 2^64 to uint64_t is undefined.
+uint64_t RoundToNs(double ns) {
+  if (!(ns > 0)) {
+    return 0;
+  }
+  const double rounded = ns + 0.5;
+  return rounded >= 18446744073709551616.0 ? UINT64_MAX : static_cast<uint64_t>(rounded);
+}
+
+std::array<std::string, kDurationColumns> DurationCells(const StatRow& row) {
+  return {HumanDuration(row.total_ns), HumanDuration(RoundToNs(row.mean_ns)),
+          HumanDuration(row.p50_ns),   HumanDuration(row.p90_ns),
+          HumanDuration(row.p99_ns),   HumanDuration(row.max_ns)};
+}
+
+struct ColumnWidths {
+  size_t key = 20;
+  size_t count = 6;
+  size_t duration = 11;
+};
+
+// One set of widths for both tables so calls and callbacks line up, and
+// every column keeps a visible gap from its neighbour.
+ColumnWidths ComputeWidths(const StatSnapshot& snap) {
+  ColumnWidths w;
+  for (const auto* rows : {&snap.calls, &snap.callbacks}) {
+    for (const StatRow& row : *rows) {
+      w.key = std::max(w.key, DisplayWidth(row.key));
+      w.count = std::max(w.count, fmt::formatted_size("{}", row.count) + 1);
+      for (const std::string& cell : DurationCells(row)) {
+        w.duration = std::max(w.duration, DisplayWidth(cell) + 2);
+      }
+    }
+  }
+  return w;
+}
+
+void AppendTable(std::string& out, const char* key_title, const std::vector<StatRow>& rows,
+                 const ColumnWidths& w) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{:<{}}{:>{}}", key_title, w.key, "COUNT", w.count);
+  for (const char* title : {"TOTAL", "MEAN", "P50", "P90", "P99", "MAX"}) {
+    fmt::format_to(it, "{:>{}}", title, w.duration);
+  }
+  out += '\n';
+  for (const StatRow& row : rows) {
+    fmt::format_to(it, "{:<{}}{:>{}}", row.key, w.key, row.count, w.count);
+    for (const std::string& cell : DurationCells(row)) {
+      fmt::format_to(it, "{:>{}}", cell, w.duration);
+    }
+    out += '\n';
+  }
+}
+
+void AppendJsonRows(std::string& out, const std::vector<StatRow>& rows) {
+  auto it = std::back_inserter(out);
+  out += '[';
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const StatRow& row = rows[r];
+    if (r > 0) {
+      out += ',';
+    }
+    fmt::format_to(it,
+                   R"({{"key":{},"count":{},"total_ns":{},"mean_ns":{},"p50_ns":{},)"
+                   R"("p90_ns":{},"p99_ns":{},"max_ns":{},"buckets":[)",
+                   JsonQuote(row.key), row.count, row.total_ns, row.mean_ns, row.p50_ns, row.p90_ns,
+                   row.p99_ns, row.max_ns);
+    bool first = true;
+    for (size_t i = 0; i < LogLinearHistogram::kBuckets; ++i) {
+      const uint64_t n = row.hist.BucketCount(i);
+      if (n == 0) {
+        continue;
+      }
+      fmt::format_to(it, "{}[{},{},{}]", first ? "" : ",", LogLinearHistogram::BucketLower(i),
+                     LogLinearHistogram::BucketUpper(i), n);
+      first = false;
+    }
+    out += "]}";
+  }
+  out += ']';
+}
+
+}  // namespace
+
+Result<GroupBy> ParseGroupBy(const std::string& text) {
+  if (text == "func") {
+    return GroupBy::kFunc;
+  }
+  if (text == "goid") {
+    return GroupBy::kGoid;
+  }
+  if (text == "tid") {
+    return GroupBy::kTid;
+  }
+  return MakeError("unknown grouping '{}' (valid choices: func, goid, tid)", text);
+}
+
+const char* GroupByName(GroupBy by) {
+  switch (by) {
+    case GroupBy::kGoid:
+      return "goid";
+    case GroupBy::kTid:
+      return "tid";
+    case GroupBy::kFunc:
+      break;
+  }
+  return "func";
+}
+
+void StatAggregator::Add(const CgoEvent& event) {
+  std::string key;
+  switch (by_) {
+    case GroupBy::kFunc:
+      key = event.func;
+      break;
+    case GroupBy::kGoid:
+      key = std::to_string(event.goid);
+      break;
+    case GroupBy::kTid:
+      key = std::to_string(event.tid);
+      break;
+  }
+  auto& groups = event.kind == EventKind::kCallback ? callbacks_ : calls_;
+  groups[key].Record(event.duration_ns);
+  ++events_;
+}
+
+StatSnapshot StatAggregator::Snapshot(uint64_t interval_ns) const {
+  StatSnapshot snap;
+  snap.by = by_;
+  snap.calls = BuildRows(by_, calls_);
+  snap.callbacks = BuildRows(by_, callbacks_);
+  snap.events = events_;
+  snap.lost = lost_;
+  snap.interval_ns = interval_ns;
+  return snap;
+}
+
+void StatAggregator::Reset() {
+  calls_.clear();
+  callbacks_.clear();
+  events_ = 0;
+}
+
+std::string FormatStatText(const StatSnapshot& snap, bool histograms) {
+  const ColumnWidths widths = ComputeWidths(snap);
+  const char* key_title = KeyTitle(snap.by);
+  std::string out;
+  AppendTable(out, key_title, snap.calls, widths);
+  if (!snap.callbacks.empty()) {
+    out += "\ncallbacks (C -> Go):\n";
+    AppendTable(out, key_title, snap.callbacks, widths);
+  }
+  if (histograms) {
+    for (const StatRow& row : snap.calls) {
+      out += fmt::format("\n{}:\n", row.key);
+      out += RenderLog2Ascii(row.hist, "usecs", 1000);
+    }
+    for (const StatRow& row : snap.callbacks) {
+      out += fmt::format("\n{} (callback):\n", row.key);
+      out += RenderLog2Ascii(row.hist, "usecs", 1000);
+    }
+  }
+  // lost is printed even when 0 so a clean run is distinguishable from one
+  // whose drop counter was never read.
+  out += fmt::format("\nevents: {}  lost: {}\n", snap.events, snap.lost);
+  return out;
+}
+
+std::string FormatStatJson(const StatSnapshot& snap) {
+  std::string out = fmt::format(R"({{"by":"{}","interval_ns":{},"events":{},"lost":{},)",
+                                GroupByName(snap.by), snap.interval_ns, snap.events, snap.lost);
+  out += R"("calls":)";
+  AppendJsonRows(out, snap.calls);
+  out += R"(,"callbacks":)";
+  AppendJsonRows(out, snap.callbacks);
+  out += '}';
+  return out;
+}
+
+}  // namespace cgotrace
