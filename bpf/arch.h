@@ -22,8 +22,6 @@ typedef struct pt_regs cgt_regs;
 #define CGT_REG_IP(r) ((r)->rip)
 #define CGT_REG_ARG0(r) ((r)->rax)
 #define CGT_REG_ARG1(r) ((r)->rbx)
-/* At the first instruction the return address is at [SP]. */
-#define CGT_RETADDR_ON_STACK 1
 #elif defined(__TARGET_ARCH_arm64)
 typedef struct user_pt_regs cgt_regs;
 #define CGT_REG_G(r) ((r)->regs[28])
@@ -31,8 +29,8 @@ typedef struct user_pt_regs cgt_regs;
 #define CGT_REG_IP(r) ((r)->pc)
 #define CGT_REG_ARG0(r) ((r)->regs[0])
 #define CGT_REG_ARG1(r) ((r)->regs[1])
-/* At the first instruction the return address is in the link register. */
-#define CGT_RETADDR_ON_STACK 0
+/* At a function's first instruction the return address is in the link
+ * register (on amd64 it is at [SP]: CGT_SRC_SP_WORD 0). */
 #define CGT_REG_LR(r) ((r)->regs[30])
 #else
 #error "cgotrace BPF: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"

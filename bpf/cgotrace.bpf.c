@@ -2,11 +2,12 @@
 /*
  * cgotrace kernel side: times every runtime.cgocall and runtime.cgocallbackg.
  *
- * Two programs serve every probe site of every traced binary; the uprobe's
- * cookie says which binary (index into `binaries`) and which site fired.
- * Entry records (start time, fn, caller) in `inflight`, keyed by process,
- * goroutine and the frame's depth below the goroutine stack top; each RET of
- * the function looks the entry up, and emits one event. The depth key is
+ * One program, cgt_site, serves every probe site of every traced binary; the
+ * uprobe's cookie names the binary (index into `binaries`) and the site's
+ * slot, whose descriptor in `sites` says what the site does (cgotrace_abi.h).
+ * A start site records (start time, fn, caller) in `inflight`, keyed by
+ * process, goroutine and the frame's depth below the goroutine stack top; an
+ * end site looks the entry up and emits one event. The depth key is
  * what makes this correct when C calls back into Go, which calls C again
  * (nested calls on one goroutine), and when the goroutine's stack is copied
  * during a callback: the runtime preserves distances from stack.hi.
@@ -43,6 +44,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cgt_binary_config);
 } binaries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CGT_MAX_SITES);
+	__type(key, __u32);
+	__type(value, struct cgt_site_desc);
+} sites SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -109,17 +117,15 @@ static __always_inline void current_ids(__u32 *pid, __u32 *tid)
 	*tid = (__u32)id;
 }
 
-/* The prefix of runtime.g read in one go: every offset cgotrace needs lies
- * in it (goid is at 152 or 160 in go1.17-go1.26). One user-memory read
- * instead of one per field: each read costs a fault-safe copy. */
-#define CGT_G_PREFIX_WORDS 24
-
-/* Reads goid and the frame's depth below g.stack.hi. Returns 0 on success. */
+/* Reads goid and the probed frame's depth below g.stack.hi. Returns 0 on
+ * success. The whole prefix of runtime.g is read at once: each user-memory
+ * read costs a fault-safe copy. */
 static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt_binary_config *cfg,
-					  __u64 *goid, __u32 *depth)
+					  const struct cgt_site_desc *site, __u64 *goid,
+					  __u32 *depth)
 {
 	__u64 g = CGT_REG_G(regs);
-	__u64 sp = CGT_REG_SP(regs);
+	__u64 sp = CGT_REG_SP(regs) + (__s64)site->sp_to_entry;
 	__u64 prefix[CGT_G_PREFIX_WORDS];
 	__u32 goid_word = cfg->g_goid / 8;
 	__u32 hi_word = cfg->g_stack_hi / 8;
@@ -138,16 +144,24 @@ static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt
 	return 0;
 }
 
-static __always_inline __u64 return_address(const cgt_regs *regs)
+/* A value at a site, as its descriptor says where to find it; 0 if absent. */
+static __always_inline __u64 read_value(const cgt_regs *regs, __u8 from, __u32 sp_off)
 {
-	__u64 ra = 0;
+	__u64 v = 0;
 
-#if CGT_RETADDR_ON_STACK
-	bpf_probe_read_user(&ra, sizeof(ra), (void *)CGT_REG_SP(regs));
-#else
-	ra = CGT_REG_LR(regs);
+	switch (from) {
+	case CGT_SRC_ARG0:
+		return CGT_REG_ARG0(regs);
+	case CGT_SRC_SP_WORD:
+		bpf_probe_read_user(&v, sizeof(v), (void *)(CGT_REG_SP(regs) + sp_off));
+		return v;
+#ifdef CGT_REG_LR
+	case CGT_SRC_LR:
+		return CGT_REG_LR(regs);
 #endif
-	return ra;
+	default:
+		return 0;
+	}
 }
 
 static __always_inline const struct cgt_binary_config *binary_config(__u32 binary)
@@ -159,37 +173,27 @@ static __always_inline const struct cgt_binary_config *binary_config(__u32 binar
 	return cfg;
 }
 
-static __always_inline __u32 site_event_kind(__u32 site)
+static __always_inline void on_start(cgt_regs *ctx, __u64 cookie, __u32 binary, __u32 kind,
+				     const struct cgt_binary_config *cfg,
+				     const struct cgt_site_desc *site)
 {
-	return site == CGT_SITE_CB_ENTRY || site == CGT_SITE_CB_RET ? CGT_EV_CALLBACK : CGT_EV_CALL;
-}
-
-SEC("uprobe")
-int cgt_entry(cgt_regs *ctx)
-{
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u32 binary = CGT_COOKIE_BINARY(cookie);
-	__u32 kind = site_event_kind(CGT_COOKIE_SITE(cookie));
-	const struct cgt_binary_config *cfg = binary_config(binary);
 	struct cgt_inflight_key key = {};
 	struct cgt_inflight val = {};
 	__u32 tid;
 
-	if (!cfg)
-		return 0;
 	stat_inc(CGT_STAT_ENTRIES);
-	if (read_goroutine(ctx, cfg, &key.goid, &key.depth)) {
+	if (read_goroutine(ctx, cfg, site, &key.goid, &key.depth)) {
 		stat_inc(CGT_STAT_READ_FAIL);
-		return 0;
+		return;
 	}
 	current_ids(&key.pid, &tid);
 	key.site_kind = kind;
 	/* The kernel reports the probed instruction's address as IP. */
 	val.load_bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
-	val.fn = CGT_REG_ARG0(ctx) - val.load_bias;
+	val.fn = read_value(ctx, site->fn_from, site->fn_sp_off) - val.load_bias;
 	val.caller_pc = 0;
-	if (kind == CGT_EV_CALL && (cfg->flags & CGT_CFG_CALLER_PC))
-		val.caller_pc = return_address(ctx) - val.load_bias;
+	if (site->pc_from != CGT_SRC_NONE)
+		val.caller_pc = read_value(ctx, site->pc_from, site->pc_sp_off) - val.load_bias;
 	val.stack_id = CGT_NO_STACK;
 	if (capture_stacks && kind == CGT_EV_CALL) {
 		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
@@ -208,42 +212,36 @@ int cgt_entry(cgt_regs *ctx)
 	} else {
 		bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
 	}
-	return 0;
 }
 
-SEC("uprobe")
-int cgt_return(cgt_regs *ctx)
+static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind,
+				   const struct cgt_binary_config *cfg,
+				   const struct cgt_site_desc *site)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u32 binary = CGT_COOKIE_BINARY(cookie);
-	const struct cgt_binary_config *cfg = binary_config(binary);
 	struct cgt_inflight_key key = {};
 	struct cgt_inflight *val;
 	struct cgt_event *ev;
 	__u64 flags;
 	__u32 tid;
 
-	if (!cfg)
-		return 0;
-	if (read_goroutine(ctx, cfg, &key.goid, &key.depth)) {
+	if (read_goroutine(ctx, cfg, site, &key.goid, &key.depth)) {
 		stat_inc(CGT_STAT_READ_FAIL);
-		return 0;
+		return;
 	}
 	current_ids(&key.pid, &tid);
-	key.site_kind = site_event_kind(CGT_COOKIE_SITE(cookie));
+	key.site_kind = kind;
 	val = bpf_map_lookup_elem(&inflight, &key);
 	if (!val) {
 		stat_inc(CGT_STAT_NO_ENTRY);
-		return 0;
+		return;
 	}
-	if (key.site_kind == CGT_EV_CALL)
+	if (kind == CGT_EV_CALL)
 		in_cgo_add(binary, -1);
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_inc(CGT_STAT_LOST_RINGBUF);
 		bpf_map_delete_elem(&inflight, &key);
-		return 0;
+		return;
 	}
 	ev->start_ns = val->start_ns;
 	ev->duration_ns = now - val->start_ns;
@@ -255,7 +253,7 @@ int cgt_return(cgt_regs *ctx)
 	ev->tid = tid;
 	ev->stack_depth = key.depth;
 	ev->binary = binary;
-	ev->kind = key.site_kind;
+	ev->kind = kind;
 	ev->pad0 = 0;
 	ev->stack_id = val->stack_id;
 	bpf_map_delete_elem(&inflight, &key);
@@ -264,12 +262,42 @@ int cgt_return(cgt_regs *ctx)
 									      : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(ev, flags);
 	stat_inc(CGT_STAT_EVENTS);
+}
+
+SEC("uprobe")
+int cgt_site(cgt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 binary = CGT_COOKIE_BINARY(cookie);
+	__u32 key = CGT_SITE_KEY(binary, CGT_COOKIE_SLOT(cookie));
+	const struct cgt_binary_config *cfg = binary_config(binary);
+	const struct cgt_site_desc *site = bpf_map_lookup_elem(&sites, &key);
+
+	if (!cfg || !site)
+		return 0;
+	switch (site->event) {
+	case CGT_SE_CALL_START:
+		on_start(ctx, cookie, binary, CGT_EV_CALL, cfg, site);
+		break;
+	case CGT_SE_CB_START:
+		on_start(ctx, cookie, binary, CGT_EV_CALLBACK, cfg, site);
+		break;
+	case CGT_SE_CALL_END:
+		on_end(ctx, now, binary, CGT_EV_CALL, cfg, site);
+		break;
+	case CGT_SE_CB_END:
+		on_end(ctx, now, binary, CGT_EV_CALLBACK, cfg, site);
+		break;
+	default:
+		break;
+	}
 	return 0;
 }
 
-/* The kernel floor for benchmarks: attached at the same sites as
- * cgt_entry/cgt_return when asked (trace --empty-probes), it measures what
- * the uprobe mechanism alone costs the target. */
+/* The kernel floor for benchmarks: attached at the same sites as cgt_site
+ * when asked (trace --empty-probes), it measures what the uprobe mechanism
+ * alone costs the target. */
 SEC("uprobe")
 int cgt_empty(cgt_regs *ctx)
 {

@@ -3,28 +3,39 @@
  * The ABI between cgotrace's BPF programs (bpf/) and userspace.
  *
  * Compiled both by clang -target bpf and by g++: only fixed-width C types, no
- * pointers, explicit padding. Sizes are static_assert'ed in a unit test, and
- * any change here is a change on both sides.
+ * pointers, explicit padding. Every struct's size and the offsets userspace
+ * relies on are checked below with static assertions, so a change that
+ * breaks one side fails the build of both.
  */
 #ifndef CGOTRACE_BPF_ABI_H
 #define CGOTRACE_BPF_ABI_H
 
 /* C, not C++: this header is also compiled by clang -target bpf. */
-/* NOLINTBEGIN(modernize-use-using) */
+/* NOLINTBEGIN(modernize-use-using,modernize-macro-to-enum) */
 #ifdef __bpf__
 #include <linux/types.h>
 typedef __u8 cgt_u8;
 typedef __u16 cgt_u16;
 typedef __u32 cgt_u32;
+typedef __s32 cgt_s32;
 typedef __u64 cgt_u64;
 #else
 #include <stdint.h>
 typedef uint8_t cgt_u8;
 typedef uint16_t cgt_u16;
 typedef uint32_t cgt_u32;
+typedef int32_t cgt_s32;
 typedef uint64_t cgt_u64;
 #endif
-/* NOLINTEND(modernize-use-using) */
+
+/* C11 spells it _Static_assert, C++ static_assert; both compilers see every
+ * check below. */
+#ifdef __cplusplus
+#define CGT_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define CGT_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+#define CGT_OFFSETOF(type, field) __builtin_offsetof(type, field)
 
 /* How many distinct traced binaries (Go builds) one tracer handles at once. */
 #define CGT_MAX_BINARIES 64
@@ -32,27 +43,82 @@ typedef uint64_t cgt_u64;
 #define CGT_MAX_INFLIGHT 16384
 
 /*
- * Which probe fired. Userspace attaches each program at its sites and sets
- * the uprobe's BPF cookie to CGT_COOKIE(site_vaddr, binary_index, site): the
- * site's link-time address lets BPF compute the process's load bias
- * (instruction pointer - link-time address), so every address in an event
- * is link-time and needs no /proc/PID/maps lookup, which would be racy for
- * processes that exit before their events are read.
+ * The prefix of runtime.g that the programs read in one user-memory copy.
+ * Every runtime.g offset userspace hands to BPF (cgt_binary_config) must be a
+ * multiple of 8 below CGT_G_PREFIX_BYTES; userspace refuses a binary whose
+ * offsets are not (goid is at 152 or 160 in go1.17-go1.26).
  */
-enum cgt_site {
-	CGT_SITE_CALL_ENTRY = 0, /* runtime.cgocall first instruction */
-	CGT_SITE_CALL_RET = 1,	 /* each RET of runtime.cgocall */
-	CGT_SITE_CB_ENTRY = 2,	 /* runtime.cgocallbackg first instruction */
-	CGT_SITE_CB_RET = 3,	 /* each RET of runtime.cgocallbackg */
-};
+#define CGT_G_PREFIX_WORDS 24
+#define CGT_G_PREFIX_BYTES (CGT_G_PREFIX_WORDS * 8)
 
-#define CGT_COOKIE(vaddr, binary, site)                                                            \
-	(((cgt_u64)(vaddr) << 16) | ((cgt_u64)(binary) << 8) | (cgt_u64)(site))
+/*
+ * Probe sites. Every site of every traced binary runs one program,
+ * `cgt_site`; what it does there is data: the site descriptor in the
+ * `sites` array map at CGT_SITE_KEY(binary, slot). Userspace fills the
+ * descriptors from its site table (userspace/binary/site_plan.h), one slot
+ * per table row, before attaching.
+ *
+ * The uprobe's BPF cookie is CGT_COOKIE(site_vaddr, binary, slot):
+ *
+ *   63                    16 15       8 7        0
+ *   | site link-time vaddr  | binary   | slot     |
+ *
+ * The site's link-time address lets BPF compute the process's load bias as
+ * (instruction pointer - link-time address): every address in an event is
+ * link-time, with no /proc/PID/maps lookup, which would be racy for processes
+ * that exit before their events are read.
+ */
+#define CGT_MAX_SITE_SLOTS 16
+#define CGT_SITE_KEY(binary, slot) ((cgt_u32)(binary)*CGT_MAX_SITE_SLOTS + (cgt_u32)(slot))
+#define CGT_MAX_SITES (CGT_MAX_BINARIES * CGT_MAX_SITE_SLOTS)
+
+#define CGT_COOKIE(vaddr, binary, slot)                                                            \
+	(((cgt_u64)(vaddr) << 16) | ((cgt_u64)(binary) << 8) | (cgt_u64)(slot))
 #define CGT_COOKIE_VADDR(cookie) ((cookie) >> 16)
 #define CGT_COOKIE_BINARY(cookie) ((cgt_u32)(((cookie) >> 8) & 0xff))
-#define CGT_COOKIE_SITE(cookie) ((cgt_u32)((cookie)&0xff))
+#define CGT_COOKIE_SLOT(cookie) ((cgt_u32)((cookie)&0xff))
 /* Link-time addresses must fit the cookie's 48 bits. */
 #define CGT_MAX_VADDR ((1ULL << 48) - 1)
+
+/* What a site does when it fires. */
+enum cgt_site_event {
+	CGT_SE_NONE = 0,       /* unused slot: hits are ignored */
+	CGT_SE_CALL_START = 1, /* a cgo call begins: record it in flight */
+	CGT_SE_CALL_END = 2,   /* a cgo call ends: emit its event */
+	CGT_SE_CB_START = 3,   /* a C->Go callback begins */
+	CGT_SE_CB_END = 4,     /* a C->Go callback ends */
+	CGT_SE_MAX = 5,
+};
+
+/* Where a value is read at a site. */
+enum cgt_value_source {
+	CGT_SRC_NONE = 0,
+	CGT_SRC_ARG0 = 1,    /* first integer argument register (Go register ABI) */
+	CGT_SRC_SP_WORD = 2, /* the 8 bytes at SP + the descriptor's offset */
+	CGT_SRC_LR = 3,	     /* the link register (arm64 return address) */
+};
+
+/* Where g (the current goroutine) is at a site. */
+enum cgt_g_source {
+	CGT_G_REGISTER = 0, /* R14 (amd64) / R28 (arm64): Go code, register ABI */
+};
+
+/*
+ * One site's descriptor, index CGT_SITE_KEY(binary, slot) in `sites`.
+ * The in-flight key of a call is g.stack.hi - (SP + sp_to_entry): the depth
+ * of the probed function's frame as seen at its first instruction, so a start
+ * site and an end site at different points of one function (entry and RET,
+ * or two CALLs inside the frame) find the same in-flight entry.
+ */
+struct cgt_site_desc {
+	cgt_u8 event;	     /* enum cgt_site_event */
+	cgt_u8 g_from;	     /* enum cgt_g_source */
+	cgt_u8 fn_from;	     /* enum cgt_value_source: the call's fn argument */
+	cgt_u8 pc_from;	     /* enum cgt_value_source: the Go caller's PC; NONE = not read */
+	cgt_s32 sp_to_entry; /* SP at the function's entry - SP here, bytes */
+	cgt_u32 fn_sp_off;   /* CGT_SRC_SP_WORD offset for fn */
+	cgt_u32 pc_sp_off;   /* CGT_SRC_SP_WORD offset for the caller PC */
+};
 
 /*
  * Per-binary runtime layout, index = binary index. Offsets come from the
@@ -61,15 +127,10 @@ enum cgt_site {
  */
 struct cgt_binary_config {
 	cgt_u32 valid;
-	cgt_u32 g_goid;	    /* offsetof(runtime.g, goid) */
-	cgt_u32 g_stack_hi; /* offsetof(runtime.g, stack.hi) */
-	cgt_u32 flags;	    /* CGT_CFG_* */
+	cgt_u32 g_goid;	    /* offsetof(runtime.g, goid), < CGT_G_PREFIX_BYTES */
+	cgt_u32 g_stack_hi; /* offsetof(runtime.g, stack.hi), < CGT_G_PREFIX_BYTES */
+	cgt_u32 flags;	    /* reserved, 0 */
 };
-
-/* Read the return address at runtime.cgocall entry: only needed to name calls
- * in binaries whose C trampolines have no .symtab entry (stripped), and a
- * user-memory read costs ~150 ns per call. */
-#define CGT_CFG_CALLER_PC 1u
 
 enum cgt_event_kind {
 	CGT_EV_CALL = 1,     /* a runtime.cgocall completed */
@@ -80,22 +141,23 @@ enum cgt_event_kind {
  * One completed call, as written to the ring buffer. 72 bytes.
  * For CGT_EV_CALL, `fn` is runtime.cgocall's fn argument: the address of the
  * C trampoline _cgo_<hash>_Cfunc_<name>; `caller_pc` is the return address
- * into the Go caller (main._Cfunc_<name>), which names the call when the
- * binary is stripped. For CGT_EV_CALLBACK, `fn` is cgocallbackg's fn
- * argument (the _cgoexp_<hash>_<Name> Go function) and `caller_pc` is 0.
+ * into the Go caller (main._Cfunc_<name>), read only where the site
+ * descriptor asks for it (stripped binaries, where it names the call), else 0.
+ * For CGT_EV_CALLBACK, `fn` is cgocallbackg's fn argument (the
+ * _cgoexp_<hash>_<Name> Go function) and `caller_pc` is 0.
  * `fn` and `caller_pc` are link-time addresses (load_bias removed); stack
  * map entries are runtime addresses: subtract load_bias.
  */
 struct cgt_event {
-	cgt_u64 start_ns; /* bpf_ktime_get_ns() at entry: CLOCK_MONOTONIC */
+	cgt_u64 start_ns; /* bpf_ktime_get_ns() at the start site: CLOCK_MONOTONIC */
 	cgt_u64 duration_ns;
 	cgt_u64 goid;
 	cgt_u64 fn;
 	cgt_u64 caller_pc;
-	cgt_u64 load_bias; /* runtime - link-time address (0 unless PIE) */
-	cgt_u32 pid;	   /* tgid, in the tracer's PID namespace when configured */
-	cgt_u32 tid;
-	cgt_u32 stack_depth; /* g.stack.hi - SP at entry, bytes */
+	cgt_u64 load_bias;   /* runtime - link-time address (0 unless PIE) */
+	cgt_u32 pid;	     /* tgid, in the tracer's PID namespace when configured */
+	cgt_u32 tid;	     /* thread at the end site */
+	cgt_u32 stack_depth; /* g.stack.hi - SP at the probed function's entry, bytes */
 	cgt_u32 binary;	     /* binary index (from the cookie) */
 	cgt_u16 kind;	     /* enum cgt_event_kind */
 	cgt_u16 pad0;
@@ -128,18 +190,34 @@ struct cgt_inflight {
 };
 
 /* `in_cgo` array map, index = binary index: how many calls of that binary
- * are inside runtime.cgocall right now (entry seen, return not yet). Each
+ * are inside runtime.cgocall right now (start seen, end not yet). Each
  * call runs on one OS thread, so this is the number of threads in C. */
 
 /* Counters in the per-CPU `stats` array map; userspace sums CPUs. */
 enum cgt_stat {
 	CGT_STAT_EVENTS = 0,	   /* events written to the ring buffer */
 	CGT_STAT_LOST_RINGBUF = 1, /* ring buffer full: event dropped */
-	CGT_STAT_NO_ENTRY = 2,	   /* a return without a recorded entry */
+	CGT_STAT_NO_ENTRY = 2,	   /* an end without a recorded start */
 	CGT_STAT_READ_FAIL = 3,	   /* reading g from user memory failed */
-	CGT_STAT_ENTRIES = 4,	   /* entry probe hits */
+	CGT_STAT_ENTRIES = 4,	   /* start site hits */
 	CGT_STAT_STACK_FAIL = 5,   /* call stack not captured (map full, hash collision) */
 	CGT_STAT_MAX = 6,
 };
+/* NOLINTEND(modernize-use-using,modernize-macro-to-enum) */
+
+/* The layout both compilers must agree on. */
+CGT_STATIC_ASSERT(sizeof(struct cgt_event) == 72, "cgt_event: update BPF, decoder and docs");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, load_bias) == 40, "cgt_event.load_bias");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, pid) == 48, "cgt_event.pid");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, kind) == 64, "cgt_event.kind");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, stack_id) == 68, "cgt_event.stack_id");
+CGT_STATIC_ASSERT(sizeof(struct cgt_site_desc) == 16, "cgt_site_desc");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_site_desc, sp_to_entry) == 4, "cgt_site_desc.sp");
+CGT_STATIC_ASSERT(sizeof(struct cgt_binary_config) == 16, "cgt_binary_config");
+CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
+CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 40, "cgt_inflight");
+/* The cookie holds the binary index and slot in 8 bits each. */
+CGT_STATIC_ASSERT(CGT_MAX_BINARIES <= 256, "binary index must fit the cookie");
+CGT_STATIC_ASSERT(CGT_MAX_SITE_SLOTS <= 256, "site slot must fit the cookie");
 
 #endif /* CGOTRACE_BPF_ABI_H */

@@ -1,0 +1,101 @@
+// Site plan: where cgotrace's uprobes go in one Go binary, and what each does.
+//
+// Probe sites are data. The site table (SiteTable) has one row per site
+// rule: which runtime function, where in it (entry, each RET, a CALL to a
+// named function), which event the site produces, and how g, SP and the call's
+// arguments are read there. The planner turns each row into concrete
+// addresses of one binary by decoding the function (capstone), and gives each
+// row a slot whose BPF descriptor (struct cgt_site_desc, bpf/cgotrace_abi.h)
+// the tracer writes into the `sites` map: the BPF program does at a site only
+// what its descriptor says. Adding a site is a new row here (and, for a new
+// kind of event, one case in bpf/cgotrace.bpf.c), nothing else.
+//
+// Planning needs no privileges and never touches a process. A plan is never
+// partial: any row that cannot be placed is an Error naming the binary, the
+// function and the row. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "binary/probe_sites.h"
+#include "cgotrace/result.h"
+#include "cgotrace_abi.h"
+#include "elf/elf_file.h"
+
+namespace cgotrace {
+
+class GoBinary;
+
+// Where in its function a rule places sites.
+enum class SiteWhere {
+  kEntry,       // the first instruction
+  kEachReturn,  // every RET (never uretprobes on Go code: golang/go#22008)
+};
+
+// One row of the site table.
+struct SiteRule {
+  std::string_view function;  // runtime function probed, "runtime.cgocall"
+  SiteWhere where = SiteWhere::kEntry;
+  cgt_site_event event = CGT_SE_NONE;
+  // Where the call's fn argument is at the site (start sites only).
+  cgt_value_source fn_from = CGT_SRC_NONE;
+  uint32_t fn_sp_off = 0;
+  // Where the Go caller's PC is (start sites of calls only). Read only in
+  // binaries without .symtab, where it is the only way to name the call.
+  cgt_value_source pc_from = CGT_SRC_NONE;
+  uint32_t pc_sp_off = 0;
+  std::string_view why;  // shown by `inspect`
+};
+
+// The rows for `arch`, in slot order (slot = index, < CGT_MAX_SITE_SLOTS).
+std::span<const SiteRule> SiteTable(Arch arch);
+
+// What a uprobe on an instruction costs on the running kernel (Linux 6.18,
+// arch/x86/kernel/uprobes.c; arch/arm64/kernel/probes/decode-insn.c).
+enum class SiteCost {
+  kOptimizedNop,  // x86-64 5-byte NOP: rewritten into a call after the first hit
+  kEmulated,      // the kernel emulates it in the trap: one exception
+  kSingleStep,    // copied out of line and single-stepped: two exceptions
+};
+std::string_view SiteCostName(SiteCost cost);
+// Kernel path in words, e.g. "int3, emulated".
+std::string_view SiteKernelPath(SiteCost cost);
+SiteCost ClassifyInstruction(Arch arch, std::span<const uint8_t> bytes);
+
+// One attachable site of one binary.
+struct PlannedSite {
+  uint32_t slot = 0;     // row index in SiteTable: the descriptor's slot
+  std::string function;  // "runtime.cgocall"
+  uint64_t function_entry = 0;
+  uint64_t vaddr = 0;     // link-time address of the probed instruction
+  std::string insn;       // "push rbp"
+  std::string bytes_hex;  // "55"
+  SiteCost cost = SiteCost::kSingleStep;
+  std::string why;
+};
+
+// What the tracer loads for one binary: the sites to attach and one BPF
+// descriptor per slot (unused slots have event CGT_SE_NONE).
+struct SitePlan {
+  std::vector<PlannedSite> sites;
+  std::vector<cgt_site_desc> descriptors;  // index = slot, size = table rows
+};
+
+// Places `rule` (row `slot`) in one decoded function. `code` holds the
+// function's bytes from `entry`; `insns` its decoded instructions. Error if
+// the rule finds no instruction (a function without RET).
+Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint32_t slot,
+                                           uint64_t entry, std::span<const uint8_t> code,
+                                           std::span<const InstructionInfo> insns);
+
+// The BPF descriptor of `rule` for a binary with or without .symtab.
+cgt_site_desc DescriptorFor(const SiteRule& rule, bool has_symtab);
+
+// Plans every row of the site table for `bin`. Errors name the binary.
+Result<SitePlan> PlanSites(const GoBinary& bin);
+
+}  // namespace cgotrace

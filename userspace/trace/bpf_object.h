@@ -1,0 +1,77 @@
+// BpfObject: the loaded cgotrace BPF object (bpf/cgotrace.bpf.c): its
+// skeleton, maps and ring buffer, owned by one RAII object.
+//
+// Load() runs open -> configure (rodata, map sizes) -> load and sets up the
+// ring-buffer consumer; destruction frees everything. Attaching is not done
+// here (site_attach.h): links must be destroyed before this object, which
+// their owner (Tracer) guarantees. Map accessors translate libbpf failures
+// into Errors or, for monitoring reads, into zero values.
+//
+// Thread safety: not thread-safe; one thread drives it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "cgotrace/result.h"
+#include "cgotrace/tracer.h"
+#include "cgotrace_abi.h"
+
+struct bpf_program;
+struct cgotrace_bpf;
+struct ring_buffer;
+
+namespace cgotrace {
+
+class BpfObject {
+ public:
+  // Called for every ring-buffer record during Poll(); the span is valid
+  // only during the call.
+  using RecordFn = std::function<void(std::span<const uint8_t>)>;
+
+  // Errors: no privilege (names what to grant), verifier rejection, invalid
+  // ring-buffer size.
+  static Result<std::unique_ptr<BpfObject>> Load(const TracerOptions& options);
+  ~BpfObject();
+  BpfObject(const BpfObject&) = delete;
+  BpfObject& operator=(const BpfObject&) = delete;
+
+  Result<void> SetBinary(uint32_t binary, const cgt_binary_config& cfg);
+  Result<void> SetSite(uint32_t binary, uint32_t slot, const cgt_site_desc& desc);
+
+  // The program attached at every site: cgt_site, or cgt_empty when the
+  // options asked for empty probes (the benchmark's kernel floor).
+  bpf_program* site_program() const;
+
+  // Waits up to timeout_ms, then hands every available record to `fn`.
+  // Returns the number of records, or an Error; EINTR is not an error.
+  Result<int> Poll(int timeout_ms, const RecordFn& fn);
+
+  // Calls of `binary` inside runtime.cgocall now (may be negative briefly).
+  int64_t InCgo(uint32_t binary) const;
+  // The raw runtime PCs of stack `id` (CGT_STACK_DEPTH words, zero-padded);
+  // empty if the id is unknown.
+  std::vector<uint64_t> Stack(uint32_t id) const;
+  // Sum over CPUs of counter `which` (enum cgt_stat).
+  uint64_t Counter(uint32_t which) const;
+  ProgramStats RunStats() const;
+
+ private:
+  BpfObject() = default;
+  static int OnRecord(void* ctx, void* data, size_t size);
+
+  cgotrace_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  const RecordFn* record_fn_ = nullptr;
+  int records_ = 0;
+  bool empty_probes_ = false;
+};
+
+// Why loading or attaching failed for lack of privilege, and what to grant.
+const char* BpfPermissionHint();
+
+}  // namespace cgotrace
