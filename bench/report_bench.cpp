@@ -3,7 +3,8 @@
 // Writes N synthetic events shaped like a busy cgo program (64 goroutines
 // on 16 threads, 20 C functions, durations of 1-50 µs, calls 2 µs apart on
 // each goroutine, optionally call stacks from 40 distinct call sites), then
-// reads them back and renders each report view. Prints bytes per event and
+// reads them back and renders each report view (the Chrome JSON and
+// Perfetto timelines side by side). Prints bytes per event and
 // events per second of every step.
 //
 //   report_bench [events (default 2000000)] [dir (default /tmp)]
@@ -21,6 +22,8 @@
 #include "cgotrace/recording.h"
 #include "report/chrome_trace.h"
 #include "report/flamegraph.h"
+#include "report/perfetto_trace.h"
+#include "report/pprof.h"
 #include "report/report.h"
 
 namespace {
@@ -125,9 +128,26 @@ int Run(size_t n, const std::string& dir, bool stacks) {
   t = Clock::now();
   const std::string chrome = cgotrace::FormatChromeTrace(*rec);
   rate("+ chrome", Seconds(t));
-  fmt::print("  outputs: table {} B, folded {} B, svg {} B, chrome {:.1f} MB ({:.0f} B/event)\n",
-             text.size(), folded.size(), svg.size(), chrome.size() / 1e6,
-             static_cast<double>(chrome.size()) / static_cast<double>(n));
+  t = Clock::now();
+  const std::string perfetto = cgotrace::FormatPerfettoTrace(*rec);
+  rate("+ perfetto", Seconds(t));
+  t = Clock::now();
+  auto pprof = cgotrace::PprofFromRecording(*rec);
+  if (!pprof.ok()) {
+    fmt::print(stderr, "{}\n", pprof.error().message);
+    return 1;
+  }
+  rate("+ pprof", Seconds(t));
+  auto per_event = [&](const std::string& s) {
+    return static_cast<double>(s.size()) / static_cast<double>(n);
+  };
+  fmt::print("  outputs: table {} B, folded {} B, svg {} B, pprof {} B\n", text.size(),
+             folded.size(), svg.size(), pprof->size());
+  fmt::print(
+      "  timeline: chrome {:.1f} MB ({:.0f} B/event), perfetto {:.1f} MB ({:.1f} B/event, "
+      "{:.1f}% of chrome)\n",
+      chrome.size() / 1e6, per_event(chrome), perfetto.size() / 1e6, per_event(perfetto),
+      100.0 * static_cast<double>(perfetto.size()) / static_cast<double>(chrome.size()));
   unlink(path.c_str());
   return 0;
 }

@@ -76,7 +76,9 @@ struct RecordingTrailer {
 // Event binary_path/comm identify the process (looked up once per process to
 // record its build id and Go version). Stacks: events' `frames` are stored as
 // given; an event with PCs in `stack` but no `frames` is symbolized through
-// the pclntab of its binary_path. Each distinct stack is stored once.
+// the pclntab of its binary_path. The source position (file:line) of every
+// PC is read from that pclntab too (the binary is analysed once, when its
+// first stack is stored). Each distinct stack is stored once.
 class RecordingWriter {
  public:
   // Errors: the file cannot be created, or the header cannot be written.
@@ -123,7 +125,12 @@ struct RecordedEvent {
 
 struct RecordedStack {
   std::vector<uint32_t> frames;  // string ids, innermost first
-  std::vector<uint64_t> pcs;
+  std::vector<uint64_t> pcs;     // link-time return addresses, same order
+  // Source position of each frame's call site (string id of the file, line;
+  // line 0: unknown), same order as pcs; empty when not recorded (older
+  // files, unreadable binary).
+  std::vector<uint32_t> files;
+  std::vector<uint32_t> lines;
   bool truncated = false;
 };
 

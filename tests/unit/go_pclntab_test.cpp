@@ -306,3 +306,41 @@ TEST_F(CorruptPclntabTest, RandomDamageNeverCrashes) {
 
 }  // namespace
 }  // namespace cgotrace
+
+namespace cgotrace {
+namespace {
+
+// File and line of every instruction of main.runFast lie in its body, the
+// entry is on its `func` line, and stripped / PIE builds agree.
+TEST(GoPclntabTest, LineAt) {
+  for (const char* name : {"cgocalls", "cgocalls-stripped", "cgocalls-pie"}) {
+    SCOPED_TRACE(name);
+    Loaded l = Load(FixturePath(name));
+    ASSERT_TRUE(l.table.ok()) << l.table.error().message;
+    const GoPclntab& t = *l.table;
+    const GoFunc* fn = t.FindAll("main.runFast").at(0);
+    auto at_entry = t.LineAt(fn->entry);
+    ASSERT_TRUE(at_entry.has_value());
+    EXPECT_TRUE(at_entry->file.ends_with("tests/fixtures/cgocalls/main.go")) << at_entry->file;
+    EXPECT_EQ(at_entry->line, 111u);  // func runFast(out *goroutineTruth) {
+    bool saw_call_line = false;
+    uint64_t with_line = 0;
+    for (uint64_t pc = fn->entry; pc < fn->end; ++pc) {
+      auto at = t.LineAt(pc);
+      if (!at) {
+        continue;  // the padding after the last instruction has no line
+      }
+      ++with_line;
+      EXPECT_EQ(at->file, at_entry->file);
+      EXPECT_GE(at->line, 111u);
+      EXPECT_LE(at->line, 116u);
+      saw_call_line |= at->line == 113;  // C.fast_add(C.int(i), 1)
+    }
+    EXPECT_TRUE(saw_call_line);
+    EXPECT_GT(with_line, (fn->end - fn->entry) * 3 / 4);
+    EXPECT_FALSE(t.LineAt(fn->end + (1u << 30)).has_value());
+  }
+}
+
+}  // namespace
+}  // namespace cgotrace

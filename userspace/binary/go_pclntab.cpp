@@ -179,6 +179,9 @@ Result<GoPclntab> GoPclntab::Read(const ElfFile& elf) {
   out.magic_ = found->magic;
   out.text_start_ = found->text_start;
   out.funcs_ = std::move(found->funcs);
+  if (found->lines && found->lines->funcs.size() == out.funcs_.size()) {
+    out.lines_ = std::make_shared<const pclntab::LineData>(std::move(*found->lines));
+  }
   return out;
 }
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,10 +22,21 @@
 
 namespace cgotrace {
 
+namespace pclntab {
+struct LineData;
+}
+
 struct GoFunc {
   std::string name;
   uint64_t entry = 0;  // first instruction
   uint64_t end = 0;    // one past the last instruction
+};
+
+// A source position from the pclntab's file and line tables. `file` points
+// into the GoPclntab it came from (valid while that lives).
+struct SourceLine {
+  std::string_view file;  // as the compiler recorded it: "/src/app/main.go"
+  uint32_t line = 0;
 };
 
 class GoPclntab {
@@ -40,10 +53,18 @@ class GoPclntab {
   // body and ABIInternal wrapper of some runtime functions).
   std::vector<const GoFunc*> FindAll(std::string_view name) const;
 
+  // File and line of the instruction at pc (for a return address, pass
+  // pc - 1: the call instruction). nullopt when pc is in no function, its
+  // tables are damaged, or the binary uses the Go 1.2-1.15 layout (file and
+  // line are not read there). Inlined calls are not expanded: the position is
+  // the innermost inlined body's, as Go reports for the physical frame.
+  std::optional<SourceLine> LineAt(uint64_t pc) const;
+
  private:
   uint32_t magic_ = 0;
   uint64_t text_start_ = 0;
   std::vector<GoFunc> funcs_;
+  std::shared_ptr<const pclntab::LineData> lines_;  // immutable, shared by copies
 };
 
 }  // namespace cgotrace

@@ -17,6 +17,9 @@ struct Format {
   uint64_t func_base = 0;          // functab funcoffs are relative to this offset
   std::span<const uint8_t> names;  // _func.nameoff indexes this
   bool text_relative = false;      // entries are offsets from the text start (1.18+)
+  // 1.16+: offsets of the cutab, filetab and pctab (file and line tables).
+  bool has_lines = false;
+  uint64_t cutab = 0, filetab = 0, pctab = 0;
 };
 
 // The table bytes between two header offsets, or to the end when the
@@ -56,6 +59,15 @@ std::optional<Format> ReadFormat(uint32_t magic, std::span<const uint8_t> b) {
   f.functab = *pcln;
   f.func_base = *pcln;
   f.names = Between(b, *funcname, *cu);
+  auto filetab = field(first + 2);
+  auto pctab = field(first + 3);
+  if (filetab && pctab && *cu <= *filetab && *filetab <= *pctab && *pctab <= *pcln &&
+      *pcln <= b.size()) {
+    f.has_lines = true;
+    f.cutab = *cu;
+    f.filetab = *filetab;
+    f.pctab = *pctab;
+  }
   if (magic != kMagic116) {
     f.width = 4;
     f.text_relative = true;
@@ -78,6 +90,7 @@ class Decoder {
   std::optional<uint64_t> Word(uint64_t offset, unsigned width) const;
   Result<void> ReadFuncs(const Format& f, std::vector<uint64_t>* entries);
   Result<uint64_t> TextStart(const Format& f, const std::vector<uint64_t>& entries) const;
+  void ReadLineRefs(const Format& f, uint64_t func);
 
   const ElfFile& elf_;
   const RelativeRelocs& relocs_;
@@ -103,6 +116,14 @@ Result<Decoded> Decoder::Run() {
   auto format = ReadFormat(out_.magic, table_.bytes);
   if (!format) {
     return Fail("truncated header");
+  }
+  if (format->has_lines) {
+    LineData& lines = out_.lines.emplace();
+    lines.bytes.assign(table_.bytes.begin() + static_cast<ptrdiff_t>(format->cutab),
+                       table_.bytes.begin() + static_cast<ptrdiff_t>(format->functab));
+    lines.filetab = format->filetab - format->cutab;
+    lines.pctab = format->pctab - format->cutab;
+    lines.quantum = table_.bytes[6];
   }
   std::vector<uint64_t> entries;
   CGT_TRY(ReadFuncs(*format, &entries));
@@ -157,8 +178,25 @@ Result<void> Decoder::ReadFuncs(const Format& f, std::vector<uint64_t>* entries)
       return Fail(fmt::format("function {} has a bad name offset {:#x}", i, *nameoff));
     }
     out_.funcs.push_back({std::string(*name), 0, 0});
+    ReadLineRefs(f, func);
   }
   return Ok();
+}
+
+// _func after entry and nameoff (1.16+): args, deferreturn, pcsp, pcfile,
+// pcln, npcdata, cuOffset, each 4 bytes. A record cut short gets no tables.
+void Decoder::ReadLineRefs(const Format& f, uint64_t func) {
+  if (!out_.lines) {
+    return;
+  }
+  const uint64_t base = func + f.width + 4;
+  auto pcfile = elf_read::U32(table_.bytes, base + 12);
+  auto pcln = elf_read::U32(table_.bytes, base + 16);
+  auto cu = elf_read::U32(table_.bytes, base + 24);
+  FuncLineRefs& refs = out_.lines->funcs.emplace_back();
+  if (pcfile && pcln && cu) {
+    refs = {*pcfile, *pcln, *cu};
+  }
 }
 
 Result<uint64_t> Decoder::TextStart(const Format& f, const std::vector<uint64_t>& entries) const {

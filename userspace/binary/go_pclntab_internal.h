@@ -26,10 +26,32 @@ struct Table {
   std::span<const uint8_t> bytes;
 };
 
+// Where one function's file and line tables are: offsets into the pctab of
+// _func.pcfile and _func.pcln, and its compilation unit's first entry in the
+// cutab. Zero pcfile/pcln means "no table".
+struct FuncLineRefs {
+  uint32_t pcfile = 0;
+  uint32_t pcln = 0;
+  uint32_t cu = 0;
+};
+
+// What LineAt needs (Go 1.16+ layouts): a copy of the table bytes from the
+// cutab to the function table (cutab, filetab and pctab, in this order), the
+// offsets of each in that copy, the PC quantum, and each function's refs.
+struct LineData {
+  std::vector<uint8_t> bytes;
+  uint64_t cutab = 0;
+  uint64_t filetab = 0;
+  uint64_t pctab = 0;
+  uint32_t quantum = 1;
+  std::vector<FuncLineRefs> funcs;  // parallel to Decoded::funcs
+};
+
 struct Decoded {
   uint32_t magic = 0;
   uint64_t text_start = 0;
   std::vector<GoFunc> funcs;
+  std::optional<LineData> lines;  // absent for the Go 1.2-1.15 layout
 };
 
 // True if the first 8 bytes look like a 64-bit pclntab header.

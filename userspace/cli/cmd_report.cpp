@@ -1,12 +1,15 @@
 // cgotrace report: views of a recording (table, JSON, folded stacks, flame
 // graph, Chrome trace). Needs no privileges.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cgotrace/recording.h"
 #include "commands.h"
 #include "common.h"
 #include "report/chrome_trace.h"
 #include "report/flamegraph.h"
+#include "report/perfetto_trace.h"
+#include "report/pprof.h"
 #include "report/report.h"
 #include "util/format.h"
 
@@ -77,6 +80,12 @@ Result<std::string> WholeRecordingView(const ReportFlags& flags) {
   if (flags.format == "chrome") {
     return FormatChromeTrace(*rec);
   }
+  if (flags.format == "pprof") {
+    return PprofFromRecording(*rec);
+  }
+  if (flags.format == "perfetto") {
+    return FormatPerfettoTrace(*rec);
+  }
   Profile profile = BuildProfile(*rec, ProfileOptions{*root, *weight});
   if (flags.format == "folded") {
     return FormatFolded(profile);
@@ -95,11 +104,15 @@ Result<std::string> WholeRecordingView(const ReportFlags& flags) {
 
 int RunReport(const ReportFlags& flags) {
   const std::string& f = flags.format;
-  if (f != "table" && f != "json" && f != "folded" && f != "flamegraph" && f != "chrome") {
+  if (f != "table" && f != "json" && f != "folded" && f != "flamegraph" && f != "chrome" &&
+      f != "pprof" && f != "perfetto") {
     return Fail(
         MakeError("--format: unknown format '{}' (expected table, json, folded, "
-                  "flamegraph or chrome)",
+                  "flamegraph, chrome, pprof or perfetto)",
                   f));
+  }
+  if ((f == "pprof" || f == "perfetto") && flags.output.empty() && isatty(STDOUT_FILENO)) {
+    return Fail(MakeError("--format {} writes binary data: give -o FILE", f));
   }
   if (!(flags.percent_limit >= 0 && flags.percent_limit <= 100)) {
     return Fail(MakeError("--percent-limit: {} is not a percentage", flags.percent_limit));
@@ -129,7 +142,8 @@ void RegisterReport(CLI::App* app, std::function<int()>* run) {
   sub->add_option("-i,--input", flags->input, "Recording file (default cgotrace.data)");
   sub->add_option("-o,--output", flags->output, "Write the report to this file instead of stdout");
   sub->add_option("--format", flags->format,
-                  "table (default), json, folded, flamegraph (SVG) or chrome (Perfetto JSON)");
+                  "table (default), json, folded, flamegraph (SVG), chrome (Trace Event JSON), "
+                  "pprof (gzipped profile.proto) or perfetto (native Perfetto trace)");
   sub->add_option("--sort", flags->sort,
                   "Table rows by these keys, comma-separated: func (default), goid, tid, pid, "
                   "comm, binary");

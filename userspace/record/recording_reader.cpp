@@ -177,6 +177,18 @@ Result<void> RecordingReader::Apply(const std::string& bytes, std::vector<Record
         st.frames.push_back(f);
       }
       st.pcs.assign(s.pcs().begin(), s.pcs().end());
+      if (s.files_size() != 0 || s.lines_size() != 0) {
+        if (s.files_size() != s.pcs_size() || s.lines_size() != s.pcs_size()) {
+          return corrupt("stack with different numbers of PCs and source lines");
+        }
+        for (uint32_t f : s.files()) {
+          if (f >= strings_.size()) {
+            return corrupt("unknown source file name");
+          }
+        }
+        st.files.assign(s.files().begin(), s.files().end());
+        st.lines.assign(s.lines().begin(), s.lines().end());
+      }
       st.truncated = s.truncated();
       return Ok();
     }

@@ -158,22 +158,36 @@ uint32_t RecordingWriter::Impl::StackId(const CgoEvent& ev) {
   for (uint64_t pc : ev.stack) {
     s.add_pcs(pc);
   }
+  // PCs are looked up in the binary's pclntab for source lines, and for
+  // names when the event carries none.
+  BinaryInfo* bin = nullptr;
+  if (!ev.stack.empty()) {
+    bin = &Binary(ev.binary_path);
+    if (!bin->symbolizer_tried) {
+      bin->symbolizer_tried = true;
+      auto analyzed = GoBinary::Analyze(ev.binary_path);
+      if (analyzed) {
+        bin->symbolizer = std::move(*analyzed);
+      }
+    }
+  }
+  const GoPclntab* pcln = bin != nullptr && bin->symbolizer ? &bin->symbolizer->pclntab() : nullptr;
   if (!ev.frames.empty()) {
     for (const std::string& f : ev.frames) {
       s.add_frames(Intern(f));
     }
   } else {
-    BinaryInfo& bin = Binary(ev.binary_path);
-    if (!bin.symbolizer_tried) {
-      bin.symbolizer_tried = true;
-      auto analyzed = GoBinary::Analyze(ev.binary_path);
-      if (analyzed) {
-        bin.symbolizer = std::move(*analyzed);
-      }
-    }
     for (uint64_t pc : ev.stack) {
-      const GoFunc* f = bin.symbolizer ? bin.symbolizer->pclntab().FuncAt(pc) : nullptr;
+      const GoFunc* f = pcln != nullptr ? pcln->FuncAt(pc) : nullptr;
       s.add_frames(Intern(f != nullptr ? f->name : fmt::format("0x{:x}", pc)));
+    }
+  }
+  if (pcln != nullptr) {
+    for (uint64_t pc : ev.stack) {
+      // A frame's PC is the return address: the call is the byte before.
+      auto at = pc > 0 ? pcln->LineAt(pc - 1) : std::nullopt;
+      s.add_files(Intern(at ? std::string(at->file) : std::string()));
+      s.add_lines(at ? at->line : 0);
     }
   }
   s.set_truncated(static_cast<size_t>(s.frames_size()) >= kFullCapture);

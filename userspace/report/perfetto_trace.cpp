@@ -1,0 +1,309 @@
+// Perfetto native trace of a recording (see perfetto_trace.h).
+#include "report/perfetto_trace.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "perfetto_trace.pb.h"
+#include "report/event_tree.h"
+
+namespace cgotrace {
+namespace {
+
+namespace pf = ::cgotrace::perfetto;
+
+// Field numbers of the hand-encoded hot packets (perfetto_trace.proto).
+enum : uint32_t {
+  kTracePacket = 1,        // Trace.packet
+  kTimestamp = 8,          // TracePacket
+  kSequenceId = 10,        // TracePacket.trusted_packet_sequence_id
+  kTrackEvent = 11,        // TracePacket
+  kInternedData = 12,      // TracePacket
+  kSequenceFlags = 13,     // TracePacket
+  kDebugAnnotations = 4,   // TrackEvent
+  kType = 9,               // TrackEvent
+  kNameIid = 10,           // TrackEvent
+  kTrackUuid = 11,         // TrackEvent
+  kAnnotationNameIid = 1,  // DebugAnnotation
+  kUintValue = 3,          // DebugAnnotation
+  kStringValueIid = 17,    // DebugAnnotation
+};
+enum : uint32_t { kVarint = 0, kLength = 2 };
+
+constexpr uint32_t kSequence = 1;
+// Sequence-scoped clock ids are 64-127; this one is incremental: every
+// packet's timestamp is the delta from the previous packet's.
+constexpr uint32_t kIncrementalClock = 64;
+constexpr uint64_t kTidName = 1;  // DebugAnnotationName iids
+constexpr uint64_t kStackName = 2;
+
+void Varint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void Tag(std::string* out, uint32_t field, uint32_t wire) { Varint(out, field << 3 | wire); }
+
+void VarintField(std::string* out, uint32_t field, uint64_t v) {
+  Tag(out, field, kVarint);
+  Varint(out, v);
+}
+
+void BytesField(std::string* out, uint32_t field, std::string_view bytes) {
+  Tag(out, field, kLength);
+  Varint(out, bytes.size());
+  out->append(bytes);
+}
+
+// One point of the timeline: a slice begins or ends.
+struct Edge {
+  uint64_t ts;
+  // 0: end of a slice that began earlier; 1: begin; 2: end of a slice that
+  // began at ts (zero duration). Within a class, begins go outermost first
+  // and ends innermost first, so slices on a track nest.
+  uint32_t cls_depth;
+  uint32_t event;
+  bool operator<(const Edge& o) const {
+    return std::tie(ts, cls_depth, event) < std::tie(o.ts, o.cls_depth, o.event);
+  }
+};
+
+uint32_t ClassDepth(uint32_t cls, uint32_t depth, bool begin) {
+  constexpr uint32_t kDepthBits = 24;
+  const uint32_t d = std::min(depth, (1u << kDepthBits) - 1);
+  return cls << kDepthBits | (begin ? d : (1u << kDepthBits) - 1 - d);
+}
+
+class Writer {
+ public:
+  explicit Writer(const LoadedRecording& rec) : rec_(rec), r_(*rec.reader) {}
+  std::string Run();
+
+ private:
+  void Packet(const std::string& bytes) { BytesField(&out_, kTracePacket, bytes); }
+  void Packet(const pf::TracePacket& p) { Packet(p.SerializeAsString()); }
+  void Start(uint64_t t0);
+  void Tracks(const EventTree& tree);
+  std::string StackText(uint32_t stack) const;
+  void Begin(uint64_t delta, uint32_t idx);
+  void End(uint64_t delta, uint32_t idx);
+
+  const LoadedRecording& rec_;
+  const RecordingReader& r_;
+  std::string out_;
+  std::string scratch_;
+  std::vector<uint32_t> track_of_;  // per event: index into track_uuid_
+  std::vector<bool> name_sent_;     // per string id
+  std::vector<bool> stack_sent_;    // per stack id
+};
+
+void Writer::Start(uint64_t t0) {
+  const RecordingHeader& h = r_.header();
+  pf::TracePacket p;
+  p.set_trusted_packet_sequence_id(kSequence);
+  p.set_first_packet_on_sequence(true);
+  p.set_sequence_flags(pf::TracePacket::SEQ_INCREMENTAL_STATE_CLEARED);
+  p.set_timestamp(t0);
+  p.set_timestamp_clock_id(pf::BUILTIN_CLOCK_MONOTONIC);
+  pf::ClockSnapshot* clocks = p.mutable_clock_snapshot();
+  pf::ClockSnapshot::Clock* mono = clocks->add_clocks();
+  mono->set_clock_id(pf::BUILTIN_CLOCK_MONOTONIC);
+  mono->set_timestamp(t0);
+  if (h.start_realtime_ns != 0) {
+    pf::ClockSnapshot::Clock* real = clocks->add_clocks();
+    real->set_clock_id(pf::BUILTIN_CLOCK_REALTIME);
+    real->set_timestamp(h.start_realtime_ns + t0 - h.start_monotonic_ns);
+  }
+  pf::ClockSnapshot::Clock* inc = clocks->add_clocks();
+  inc->set_clock_id(kIncrementalClock);
+  inc->set_timestamp(t0);
+  inc->set_is_incremental(true);
+  clocks->set_primary_trace_clock(pf::BUILTIN_CLOCK_MONOTONIC);
+  p.mutable_trace_packet_defaults()->set_timestamp_clock_id(kIncrementalClock);
+  pf::InternedData* interned = p.mutable_interned_data();
+  for (auto [iid, name] : {std::pair{kTidName, "tid"}, std::pair{kStackName, "stack"}}) {
+    pf::DebugAnnotationName* n = interned->add_debug_annotation_names();
+    n->set_iid(iid);
+    n->set_name(name);
+  }
+  Packet(p);
+}
+
+// Process tracks, goroutine tracks under them, and each event's track.
+void Writer::Tracks(const EventTree& tree) {
+  const std::vector<RecordedEvent>& ev = rec_.events;
+  // (process, goid, overlapping) -> track index; uuids are index + 1 after
+  // the process tracks, small so that they encode in few bytes.
+  std::map<std::tuple<uint32_t, uint64_t, bool>, uint32_t> goroutines;
+  track_of_.assign(ev.size(), 0);
+  for (uint32_t idx : tree.order) {
+    const RecordedEvent& e = ev[idx];
+    const uint32_t parent = tree.parent[idx];
+    if (parent != EventTree::kNone) {
+      track_of_[idx] = track_of_[parent];
+      continue;
+    }
+    auto [it, inserted] = goroutines.try_emplace({e.process, e.goid, tree.overlaps[idx]},
+                                                 static_cast<uint32_t>(goroutines.size()));
+    track_of_[idx] = it->second;
+  }
+  const uint64_t first_goroutine_uuid = r_.processes().size() + 1;
+  for (uint32_t i = 0; i < r_.processes().size(); ++i) {
+    const RecordedProcess& proc = r_.process(i);
+    pf::TracePacket p;
+    p.set_trusted_packet_sequence_id(kSequence);
+    p.set_timestamp(0);
+    pf::TrackDescriptor* d = p.mutable_track_descriptor();
+    d->set_uuid(i + 1);
+    d->mutable_process()->set_pid(static_cast<int32_t>(proc.pid));
+    d->mutable_process()->set_process_name(proc.comm);
+    d->set_child_ordering(pf::TrackDescriptor::EXPLICIT);
+    Packet(p);
+  }
+  for (const auto& [key, index] : goroutines) {
+    const auto& [process, goid, overlapping] = key;
+    pf::TracePacket p;
+    p.set_trusted_packet_sequence_id(kSequence);
+    p.set_timestamp(0);
+    pf::TrackDescriptor* d = p.mutable_track_descriptor();
+    d->set_uuid(first_goroutine_uuid + index);
+    d->set_parent_uuid(process + 1);
+    d->set_name(fmt::format("goroutine {}{}", goid, overlapping ? " (overlapping)" : ""));
+    d->set_sibling_order_rank(static_cast<int32_t>(std::min<uint64_t>(goid, INT32_MAX)));
+    Packet(p);
+  }
+  for (uint32_t& t : track_of_) {
+    t += static_cast<uint32_t>(first_goroutine_uuid);
+  }
+}
+
+std::string Writer::StackText(uint32_t stack) const {
+  const RecordedStack& s = r_.stack(stack);
+  std::string text;
+  const bool lines = s.lines.size() == s.frames.size();
+  for (size_t i = 0; i < s.frames.size(); ++i) {
+    text += i ? "\n" : "";
+    text += r_.str(s.frames[i]);
+    if (lines && s.lines[i] != 0) {
+      fmt::format_to(std::back_inserter(text), " {}:{}", r_.str(s.files[i]), s.lines[i]);
+    }
+  }
+  if (s.truncated) {
+    text += "\n[truncated]";
+  }
+  return text;
+}
+
+void Writer::Begin(uint64_t delta, uint32_t idx) {
+  const RecordedEvent& e = rec_.events[idx];
+  std::string& p = scratch_;
+  p.clear();
+  VarintField(&p, kTimestamp, delta);
+  VarintField(&p, kSequenceId, kSequence);
+  VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
+  std::string te;
+  VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_BEGIN);
+  VarintField(&te, kTrackUuid, track_of_[idx]);
+  VarintField(&te, kNameIid, uint64_t{e.func} + 1);
+  std::string a;
+  VarintField(&a, kAnnotationNameIid, kTidName);
+  VarintField(&a, kUintValue, e.tid);
+  BytesField(&te, kDebugAnnotations, a);
+  if (e.stack != 0) {
+    a.clear();
+    VarintField(&a, kAnnotationNameIid, kStackName);
+    VarintField(&a, kStringValueIid, e.stack);
+    BytesField(&te, kDebugAnnotations, a);
+  }
+  // Time breakdown phases (C time, scheduler time), once events carry them,
+  // become slices nested in this one here.
+  BytesField(&p, kTrackEvent, te);
+  const bool new_name = !name_sent_[e.func];
+  const bool new_stack = e.stack != 0 && !stack_sent_[e.stack];
+  if (new_name || new_stack) {
+    pf::InternedData interned;
+    if (new_name) {
+      name_sent_[e.func] = true;
+      pf::EventName* n = interned.add_event_names();
+      n->set_iid(uint64_t{e.func} + 1);
+      n->set_name(r_.str(e.func));
+    }
+    if (new_stack) {
+      stack_sent_[e.stack] = true;
+      pf::InternedString* s = interned.add_debug_annotation_string_values();
+      s->set_iid(e.stack);
+      s->set_str(StackText(e.stack));
+    }
+    BytesField(&p, kInternedData, interned.SerializeAsString());
+  }
+  Packet(p);
+}
+
+void Writer::End(uint64_t delta, uint32_t idx) {
+  std::string& p = scratch_;
+  p.clear();
+  VarintField(&p, kTimestamp, delta);
+  VarintField(&p, kSequenceId, kSequence);
+  VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
+  std::string te;
+  VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_END);
+  VarintField(&te, kTrackUuid, track_of_[idx]);
+  BytesField(&p, kTrackEvent, te);
+  Packet(p);
+}
+
+std::string Writer::Run() {
+  const std::vector<RecordedEvent>& ev = rec_.events;
+  uint64_t t0 = r_.header().start_monotonic_ns;
+  for (const RecordedEvent& e : ev) {
+    t0 = std::min(t0, e.start_ns);
+  }
+  const EventTree tree = BuildEventTree(ev);
+  out_.reserve(ev.size() * 32 + 4096);
+  Start(t0);
+  Tracks(tree);
+
+  std::vector<Edge> edges;
+  edges.reserve(ev.size() * 2);
+  for (uint32_t i = 0; i < ev.size(); ++i) {
+    const RecordedEvent& e = ev[i];
+    const uint32_t d = tree.depth[i];
+    edges.push_back({e.start_ns, ClassDepth(1, d, true), i});
+    edges.push_back({e.start_ns + e.duration_ns, ClassDepth(e.duration_ns ? 0 : 2, d, false), i});
+  }
+  std::sort(edges.begin(), edges.end());
+  uint32_t max_func = 0;
+  uint32_t max_stack = 0;
+  for (const RecordedEvent& e : ev) {
+    max_func = std::max(max_func, e.func);
+    max_stack = std::max(max_stack, e.stack);
+  }
+  name_sent_.assign(uint64_t{max_func} + 1, false);
+  stack_sent_.assign(uint64_t{max_stack} + 1, false);
+  uint64_t last = t0;
+  for (const Edge& edge : edges) {
+    const uint64_t delta = edge.ts - last;
+    last = edge.ts;
+    const bool begin = (edge.cls_depth >> 24) == 1;
+    if (begin) {
+      Begin(delta, edge.event);
+    } else {
+      End(delta, edge.event);
+    }
+  }
+  return std::move(out_);
+}
+
+}  // namespace
+
+std::string FormatPerfettoTrace(const LoadedRecording& recording) {
+  return Writer(recording).Run();
+}
+
+}  // namespace cgotrace
