@@ -62,22 +62,32 @@ void BytesField(std::string* out, uint32_t field, std::string_view bytes) {
 }
 
 // One point of the timeline: a slice begins or ends.
+// At one timestamp: 0, ends of slices that began earlier; 1, begins; 2, ends
+// of slices that began at that timestamp (zero duration). Within a class,
+// begins go outermost first and ends innermost first, so slices on a track
+// nest. Packed below the timestamp in one sort key.
+constexpr unsigned kDepthBits = 16;
+constexpr unsigned kClassBits = 2;
+constexpr uint32_t kMaxDepth = (1u << kDepthBits) - 1;
+constexpr uint32_t kBegin = 1;
+
 struct Edge {
-  uint64_t ts;
-  // 0: end of a slice that began earlier; 1: begin; 2: end of a slice that
-  // began at ts (zero duration). Within a class, begins go outermost first
-  // and ends innermost first, so slices on a track nest.
-  uint32_t cls_depth;
+  // (ts - t0) << 18 | class << 16 | depth code: 2^46 ns (19 hours) of
+  // recording fit; the writer checks.
+  uint64_t key;
   uint32_t event;
-  bool operator<(const Edge& o) const {
-    return std::tie(ts, cls_depth, event) < std::tie(o.ts, o.cls_depth, o.event);
-  }
+  bool operator<(const Edge& o) const { return key != o.key ? key < o.key : event < o.event; }
+  uint64_t ts_offset() const { return key >> (kDepthBits + kClassBits); }
+  uint32_t cls() const { return static_cast<uint32_t>(key >> kDepthBits) & 3; }
 };
 
-uint32_t ClassDepth(uint32_t cls, uint32_t depth, bool begin) {
-  constexpr uint32_t kDepthBits = 24;
-  const uint32_t d = std::min(depth, (1u << kDepthBits) - 1);
-  return cls << kDepthBits | (begin ? d : (1u << kDepthBits) - 1 - d);
+// Offsets beyond this (a recording over 19 hours long) are clamped.
+constexpr uint64_t kMaxOffset = (uint64_t{1} << (64 - kDepthBits - kClassBits)) - 1;
+
+Edge MakeEdge(uint64_t ts_offset, uint32_t cls, uint32_t depth, uint32_t event) {
+  const uint32_t d = std::min(depth, kMaxDepth);
+  const uint32_t code = cls == kBegin ? d : kMaxDepth - d;
+  return {ts_offset << (kDepthBits + kClassBits) | uint64_t{cls} << kDepthBits | code, event};
 }
 
 class Writer {
@@ -97,7 +107,10 @@ class Writer {
   const LoadedRecording& rec_;
   const RecordingReader& r_;
   std::string out_;
+  // Reused per packet, so the hot loop allocates nothing.
   std::string scratch_;
+  std::string event_;
+  std::string annotation_;
   std::vector<uint32_t> track_of_;  // per event: index into track_uuid_
   std::vector<bool> name_sent_;     // per string id
   std::vector<bool> stack_sent_;    // per stack id
@@ -142,6 +155,9 @@ void Writer::Tracks(const EventTree& tree) {
   // the process tracks, small so that they encode in few bytes.
   std::map<std::tuple<uint32_t, uint64_t, bool>, uint32_t> goroutines;
   track_of_.assign(ev.size(), 0);
+  // tree.order groups each goroutine's events: look its track up once.
+  std::tuple<uint32_t, uint64_t, bool> last_key{UINT32_MAX, 0, false};
+  uint32_t last_track = 0;
   for (uint32_t idx : tree.order) {
     const RecordedEvent& e = ev[idx];
     const uint32_t parent = tree.parent[idx];
@@ -149,9 +165,13 @@ void Writer::Tracks(const EventTree& tree) {
       track_of_[idx] = track_of_[parent];
       continue;
     }
-    auto [it, inserted] = goroutines.try_emplace({e.process, e.goid, tree.overlaps[idx]},
-                                                 static_cast<uint32_t>(goroutines.size()));
-    track_of_[idx] = it->second;
+    const std::tuple<uint32_t, uint64_t, bool> key{e.process, e.goid, tree.overlaps[idx]};
+    if (key != last_key) {
+      last_key = key;
+      last_track =
+          goroutines.try_emplace(key, static_cast<uint32_t>(goroutines.size())).first->second;
+    }
+    track_of_[idx] = last_track;
   }
   const uint64_t first_goroutine_uuid = r_.processes().size() + 1;
   for (uint32_t i = 0; i < r_.processes().size(); ++i) {
@@ -207,11 +227,13 @@ void Writer::Begin(uint64_t delta, uint32_t idx) {
   VarintField(&p, kTimestamp, delta);
   VarintField(&p, kSequenceId, kSequence);
   VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
-  std::string te;
+  std::string& te = event_;
+  te.clear();
   VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_BEGIN);
   VarintField(&te, kTrackUuid, track_of_[idx]);
   VarintField(&te, kNameIid, uint64_t{e.func} + 1);
-  std::string a;
+  std::string& a = annotation_;
+  a.clear();
   VarintField(&a, kAnnotationNameIid, kTidName);
   VarintField(&a, kUintValue, e.tid);
   BytesField(&te, kDebugAnnotations, a);
@@ -251,7 +273,8 @@ void Writer::End(uint64_t delta, uint32_t idx) {
   VarintField(&p, kTimestamp, delta);
   VarintField(&p, kSequenceId, kSequence);
   VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
-  std::string te;
+  std::string& te = event_;
+  te.clear();
   VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_END);
   VarintField(&te, kTrackUuid, track_of_[idx]);
   BytesField(&p, kTrackEvent, te);
@@ -274,8 +297,10 @@ std::string Writer::Run() {
   for (uint32_t i = 0; i < ev.size(); ++i) {
     const RecordedEvent& e = ev[i];
     const uint32_t d = tree.depth[i];
-    edges.push_back({e.start_ns, ClassDepth(1, d, true), i});
-    edges.push_back({e.start_ns + e.duration_ns, ClassDepth(e.duration_ns ? 0 : 2, d, false), i});
+    const uint64_t begin = std::min(e.start_ns - t0, kMaxOffset);
+    const uint64_t end = std::min(e.start_ns + e.duration_ns - t0, kMaxOffset);
+    edges.push_back(MakeEdge(begin, kBegin, d, i));
+    edges.push_back(MakeEdge(end, e.duration_ns ? 0 : 2, d, i));
   }
   std::sort(edges.begin(), edges.end());
   uint32_t max_func = 0;
@@ -286,12 +311,11 @@ std::string Writer::Run() {
   }
   name_sent_.assign(uint64_t{max_func} + 1, false);
   stack_sent_.assign(uint64_t{max_stack} + 1, false);
-  uint64_t last = t0;
+  uint64_t last = 0;
   for (const Edge& edge : edges) {
-    const uint64_t delta = edge.ts - last;
-    last = edge.ts;
-    const bool begin = (edge.cls_depth >> 24) == 1;
-    if (begin) {
+    const uint64_t delta = edge.ts_offset() - last;
+    last = edge.ts_offset();
+    if (edge.cls() == kBegin) {
       Begin(delta, edge.event);
     } else {
       End(delta, edge.event);

@@ -13,7 +13,7 @@
 //
 // Compact: one packet sequence, names and stacks interned, timestamps as
 // deltas on an incremental clock; slice begin and end packets are encoded
-// by hand, about 30 bytes per call. Timestamps are CLOCK_MONOTONIC (the
+// by hand, about 40 bytes per call. Timestamps are CLOCK_MONOTONIC (the
 // trace's clock), with a snapshot of CLOCK_REALTIME for wall time.
 //
 // Pure function; needs about 16 bytes of memory per event beside the output.
