@@ -76,8 +76,17 @@ const std::map<std::string, std::string>& CallerOf() {
       {"fast_add", "main.runFast"},        {"sleep_us", "main.runBlocking"},
       {"shallow_call", "main.runShallow"}, {"call_back_n", "main.runCallback"},
       {"locked_call", "main.runLocked"},   {"free", "main.runCString"},
-      {"deep_call", "main.recurse"}};
+      {"deep_call", "main.recurse"},       {"errno_call", "main.runErrno"},
+      {"CGT_MACRO_VALUE", "main.runErrno"}};
   return m;
+}
+
+// The cgo wrapper between the caller and the C function: _Cfunc_, or the
+// errno form's _C2func_ and a macro's _Cmacro_ (binary/cgo_names.h).
+std::string WrapperOf(const std::string& func) {
+  if (func == "errno_call") return "main._C2func_" + func;
+  if (func == "CGT_MACRO_VALUE") return "main._Cmacro_" + func;
+  return "main._Cfunc_" + func;
 }
 
 class RecordLaunchTest : public BpfTest, public ::testing::WithParamInterface<const char*> {};
@@ -145,7 +154,7 @@ TEST_P(RecordLaunchTest, ReportMatchesFixtureTruthWithGoCallChains) {
     for (const auto& [func, n] : g.at("calls").items()) {
       SCOPED_TRACE("goroutine " + std::to_string(goid) + " " + func);
       EXPECT_EQ((rows[{goid, func}]), n.get<uint64_t>());
-      const std::string tail = "main._Cfunc_" + func + ";" + func;
+      const std::string tail = WrapperOf(func) + ";" + func;
       std::vector<std::string> lines;
       EXPECT_EQ(FoldedFor(folded, goid, CallerOf().at(func) + ";" + tail, &lines),
                 n.get<uint64_t>())

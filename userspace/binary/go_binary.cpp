@@ -21,7 +21,7 @@ bool UsesCgo(const GoPclntab& pclntab, const GoBuildInfo& info) {
     return false;
   }
   for (const GoFunc& f : pclntab.funcs()) {
-    if (f.name.rfind("runtime/cgo.", 0) == 0 || f.name.find("._Cfunc_") != std::string::npos) {
+    if (f.name.starts_with("runtime/cgo.") || ParseCgoSymbol(f.name).kind == CgoSymbolKind::kCall) {
       return true;
     }
   }
@@ -31,31 +31,6 @@ bool UsesCgo(const GoPclntab& pclntab, const GoBuildInfo& info) {
 std::string HexAddr(uint64_t addr) { return fmt::format("0x{:x}", addr); }
 
 }  // namespace
-
-std::string CgoNameFromSymbol(const std::string& symbol) {
-  // cgo's allocation helper: C.CString, C.CBytes and C.malloc all allocate
-  // through _cgo_cmalloc -> _Cfunc__Cmalloc.
-  if (symbol.ends_with("_Cfunc__Cmalloc") || symbol.ends_with("._cgo_cmalloc")) {
-    return "C.malloc";
-  }
-  for (const char* marker : {"_Cfunc_", "_cgoexp_"}) {
-    auto pos = symbol.find(marker);
-    if (pos == std::string::npos) {
-      continue;
-    }
-    std::string rest = symbol.substr(pos + std::char_traits<char>::length(marker));
-    if (std::string_view(marker) == "_cgoexp_") {
-      // _cgoexp_<hash>_<Name>: the hash is hex without underscores.
-      auto us = rest.find('_');
-      if (us == std::string::npos || us + 1 >= rest.size()) {
-        return "";
-      }
-      return rest.substr(us + 1);
-    }
-    return rest;
-  }
-  return "";
-}
 
 Result<std::unique_ptr<GoBinary>> GoBinary::Analyze(const std::string& path) {
   std::unique_ptr<GoBinary> bin(new GoBinary());
@@ -151,7 +126,7 @@ Result<void> GoBinary::FindProbedFunctions() {
 
 std::string GoBinary::CallName(uint64_t fn, uint64_t caller_pc) const {
   // fn and caller_pc come in pairs; caching by fn alone is enough because a
-  // trampoline belongs to exactly one _Cfunc_ wrapper.
+  // trampoline belongs to exactly one Go wrapper (cgo_names.h).
   std::lock_guard<std::mutex> lock(cache_mu_);
   auto it = name_cache_.find(fn);
   if (it != name_cache_.end()) {
@@ -160,7 +135,7 @@ std::string GoBinary::CallName(uint64_t fn, uint64_t caller_pc) const {
   std::string name;
   if (const ElfSymbol* sym = elf_->FunctionAt(fn); sym != nullptr) {
     // Runtime-internal calls (e.g. _cgo_notify_runtime_init_done) reach C
-    // functions that are not _Cfunc_ trampolines: their own name is best.
+    // functions that are not cgo trampolines: their own name is best.
     name = CgoNameFromSymbol(sym->name);
     if (name.empty()) {
       name = sym->name;

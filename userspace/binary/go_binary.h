@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "binary/cgo_names.h"
 #include "binary/go_buildinfo.h"
 #include "binary/go_offsets.h"
 #include "binary/go_pclntab.h"
@@ -76,13 +77,5 @@ class GoBinary {
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<uint64_t, std::string> name_cache_;
 };
-
-// Turns a symbol of a cgo call into the name written in Go source:
-//   "_cgo_7c2a_Cfunc_sqlite3_step" -> "sqlite3_step"
-//   "main._Cfunc_sqlite3_step"     -> "sqlite3_step"
-//   "_cgo_7c2a_Cfunc__Cmalloc", "main._cgo_cmalloc" -> "C.malloc"
-//   "main._cgoexp_7c2a_goCallback" / "_cgoexp_7c2a_goCallback" -> "goCallback"
-// Returns "" when `symbol` is none of these.
-std::string CgoNameFromSymbol(const std::string& symbol);
 
 }  // namespace cgotrace

@@ -79,8 +79,8 @@ int RunInspect(const std::string& target) {
   PrintFunction(b.elf(), b.cgocallback());
   std::vector<std::string> cfuncs;
   for (const GoFunc& f : b.pclntab().funcs()) {
-    if (f.name.find("._Cfunc_") != std::string::npos) {
-      cfuncs.push_back(CgoNameFromSymbol(f.name));
+    if (CgoSymbol s = ParseCgoSymbol(f.name); s.kind == CgoSymbolKind::kCall) {
+      cfuncs.push_back(std::move(s.name));
     }
   }
   std::sort(cfuncs.begin(), cfuncs.end());
