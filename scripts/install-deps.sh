@@ -20,6 +20,8 @@ PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
   # misc tools the tests call
   util-linux procps python3 curl
+  # GNU time for the stat memory benchmark
+  time
 )
 
 if [ "$(id -u)" -ne 0 ]; then

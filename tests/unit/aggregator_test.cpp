@@ -116,6 +116,71 @@ TEST(StatAggregatorTest, ResetClearsRowsButKeepsLost) {
   EXPECT_EQ(snap.lost, 3u);
 }
 
+// `stat --by goid` on a server: goroutine ids never stop coming. Rows are
+// capped and the rest summed into "(other)", so memory stays bounded and no
+// call is dropped from the totals.
+TEST(StatAggregatorTest, TenThousandGoroutinesStayBoundedAndNothingIsDropped) {
+  constexpr uint64_t kGoroutines = 10'000;
+  constexpr uint64_t kCallsEach = 3;
+  StatAggregator agg(GroupBy::kGoid);
+  for (uint64_t g = 1; g <= kGoroutines; ++g) {
+    for (uint64_t c = 0; c < kCallsEach; ++c) {
+      agg.Add(Event("fast_add", 100 + 300 * c + g % 500, g));
+    }
+  }
+  agg.Add(Event("goCallback", 5000, 7, 100, EventKind::kCallback));
+  const StatSnapshot snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), StatAggregator::kDefaultMaxRows + 1);
+  EXPECT_EQ(snap.max_rows, StatAggregator::kDefaultMaxRows);
+  const StatRow& other = snap.calls.back();
+  EXPECT_EQ(other.key, kOtherKey);
+  EXPECT_EQ(other.count, (kGoroutines - StatAggregator::kDefaultMaxRows) * kCallsEach);
+  uint64_t counted = 0;
+  size_t bytes = 0;
+  for (const StatRow& row : snap.calls) {
+    counted += row.count;
+    bytes += row.hist.MemoryBytes() + row.key.capacity();
+    // The first goroutines seen keep their rows.
+    if (row.key != kOtherKey) {
+      EXPECT_LE(std::stoull(row.key), StatAggregator::kDefaultMaxRows) << row.key;
+    }
+  }
+  EXPECT_EQ(counted, kGoroutines * kCallsEach);
+  EXPECT_EQ(snap.events, kGoroutines * kCallsEach + 1);
+  ASSERT_EQ(snap.callbacks.size(), 1u);
+  EXPECT_EQ(snap.callbacks[0].key, "7");
+  // Calls of 100 ns - 1.5 us span 5 octaves of 512 B: 1001 rows hold a few MB,
+  // where a full histogram per row held 30 KiB each.
+  EXPECT_LE(bytes, (StatAggregator::kDefaultMaxRows + 1) * 3 * 1024);
+
+  const std::string text = FormatStatText(snap, false);
+  EXPECT_THAT(text, HasSubstr("\n(other)  "));
+  EXPECT_THAT(text, HasSubstr("(other): calls of every goid after the first 1000 seen"));
+  const auto j = nlohmann::json::parse(FormatStatJson(snap));
+  EXPECT_EQ(j["max_rows"].get<size_t>(), StatAggregator::kDefaultMaxRows);
+  EXPECT_EQ(j["calls"].back()["key"], "(other)");
+}
+
+TEST(StatAggregatorTest, MaxRowsIsTheCallersAndResetFreesTheCap) {
+  StatAggregator agg(GroupBy::kTid, 2);
+  for (uint32_t tid : {5u, 6u, 7u, 8u, 5u}) {
+    agg.Add(Event("f", 10, 1, tid));
+  }
+  StatSnapshot snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 3u);
+  EXPECT_EQ(snap.calls[0].key, "5");
+  EXPECT_EQ(snap.calls[0].count, 2u);
+  EXPECT_EQ(snap.calls[1].key, "6");
+  EXPECT_EQ(snap.calls[2].key, kOtherKey);
+  EXPECT_EQ(snap.calls[2].count, 2u);
+  agg.Reset();
+  agg.Add(Event("f", 10, 1, 8));
+  snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 1u);
+  EXPECT_EQ(snap.calls[0].key, "8");
+  EXPECT_EQ(FormatStatText(snap, false).find("(other)"), std::string::npos);
+}
+
 StatSnapshot SampleSnapshot() {
   StatAggregator agg(GroupBy::kFunc);
   for (int i = 0; i < 1200; ++i) {
@@ -224,8 +289,9 @@ TEST(FormatStatJsonTest, ParsesWithSameNumbers) {
 TEST(FormatStatJsonTest, EmptySnapshotStillReportsLost) {
   StatAggregator agg(GroupBy::kTid);
   agg.SetLost(0);
-  EXPECT_EQ(FormatStatJson(agg.Snapshot(0)),
-            R"({"by":"tid","interval_ns":0,"events":0,"lost":0,"calls":[],"callbacks":[]})");
+  EXPECT_EQ(
+      FormatStatJson(agg.Snapshot(0)),
+      R"({"by":"tid","interval_ns":0,"events":0,"lost":0,"max_rows":1000,"calls":[],"callbacks":[]})");
 }
 
 }  // namespace

@@ -153,6 +153,33 @@ TEST(HistogramTest, QuantileRelativeErrorWithinTwoPercent) {
   }
 }
 
+// Only the octaves between the smallest and largest value are held: what a
+// `stat --by goid` row costs (docs/performance.md, Memory).
+TEST(HistogramTest, MemoryCoversOnlyTheOctavesSeen) {
+  constexpr size_t kOctaveBytes = 64 * sizeof(uint64_t);
+  H empty;
+  EXPECT_EQ(empty.MemoryBytes(), sizeof(H));
+  H narrow;  // 100 ns - 400 ns: octaves 1..3
+  for (uint64_t v = 100; v <= 400; ++v) narrow.Record(v);
+  EXPECT_EQ(narrow.MemoryBytes(), sizeof(H) + 3 * kOctaveBytes);
+  H typical;  // 100 ns - 100 us
+  for (uint64_t v = 100; v <= 100'000; v += 7) typical.Record(v);
+  EXPECT_LE(typical.MemoryBytes(), sizeof(H) + 11 * kOctaveBytes);
+  H widest;
+  widest.Record(0);
+  widest.Record(UINT64_MAX);
+  EXPECT_EQ(widest.MemoryBytes(), sizeof(H) + H::kBuckets * sizeof(uint64_t));
+  // Growing downwards keeps every count where it was.
+  H down;
+  down.Record(1'000'000);
+  down.Record(3);
+  EXPECT_EQ(down.BucketCount(H::BucketOf(1'000'000)), 1u);
+  EXPECT_EQ(down.BucketCount(H::BucketOf(3)), 1u);
+  EXPECT_EQ(down.BucketCount(H::BucketOf(4)), 0u);
+  EXPECT_EQ(down.BucketCount(H::kBuckets - 1), 0u);
+  EXPECT_EQ(down.Quantile(0.5), 3u);
+}
+
 TEST(RenderLog2AsciiTest, EmptyHistogramRendersNothing) {
   EXPECT_EQ(RenderLog2Ascii(H{}, "usecs", 1000), "");
 }

@@ -14,6 +14,7 @@ struct StatFlags {
   std::string by = "func";
   std::string format = "text";
   bool no_hist = false;
+  size_t max_rows = StatAggregator::kDefaultMaxRows;
 };
 
 int RunStat(const StatFlags& flags) {
@@ -42,7 +43,7 @@ int RunStat(const StatFlags& flags) {
   }
   ReportAttached(**session);
   bool json = flags.format == "json";
-  StatAggregator agg(*by);
+  StatAggregator agg(*by, flags.max_rows);
   uint64_t window_start = MonotonicNs();
   auto print = [&](uint64_t now) {
     agg.SetLost((*session)->Stats().lost);
@@ -75,6 +76,9 @@ void RegisterStat(CLI::App* app, std::function<int()>* run) {
   sub->add_option("--by", flags->by, "Group by func (default), goid or tid");
   sub->add_option("--format", flags->format, "text (default) or json");
   sub->add_flag("--no-hist", flags->no_hist, "Omit the per-row latency histograms");
+  sub->add_option("--max-rows", flags->max_rows,
+                  "Rows per table; later keys are summed into one (other) row")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
   sub->callback([flags, run] { *run = [flags] { return RunStat(*flags); }; });
   SetCommandSink(sub, &flags->targets.command);
 }

@@ -24,21 +24,26 @@ bool KeyLess(GroupBy by, const std::string& a, const std::string& b) {
   return a < b;
 }
 
-std::vector<StatRow> BuildRows(GroupBy by,
-                               const std::map<std::string, LogLinearHistogram>& groups) {
+StatRow MakeRow(const std::string& key, const LogLinearHistogram& hist) {
+  StatRow row;
+  row.key = key;
+  row.count = hist.count();
+  row.total_ns = hist.sum();
+  row.mean_ns = hist.mean();
+  row.p50_ns = hist.Quantile(0.50);
+  row.p90_ns = hist.Quantile(0.90);
+  row.p99_ns = hist.Quantile(0.99);
+  row.max_ns = hist.max();
+  row.hist = hist;
+  return row;
+}
+
+std::vector<StatRow> BuildRows(GroupBy by, const std::map<std::string, LogLinearHistogram>& groups,
+                               const LogLinearHistogram& other) {
   std::vector<StatRow> rows;
-  rows.reserve(groups.size());
+  rows.reserve(groups.size() + 1);
   for (const auto& [key, hist] : groups) {
-    StatRow& row = rows.emplace_back();
-    row.key = key;
-    row.count = hist.count();
-    row.total_ns = hist.sum();
-    row.mean_ns = hist.mean();
-    row.p50_ns = hist.Quantile(0.50);
-    row.p90_ns = hist.Quantile(0.90);
-    row.p99_ns = hist.Quantile(0.99);
-    row.max_ns = hist.max();
-    row.hist = hist;
+    rows.push_back(MakeRow(key, hist));
   }
   std::sort(rows.begin(), rows.end(), [by](const StatRow& a, const StatRow& b) {
     if (a.total_ns != b.total_ns) {
@@ -46,6 +51,9 @@ std::vector<StatRow> BuildRows(GroupBy by,
     }
     return KeyLess(by, a.key, b.key);
   });
+  if (other.count() > 0) {
+    rows.push_back(MakeRow(kOtherKey, other));
+  }
   return rows;
 }
 
@@ -190,16 +198,24 @@ void StatAggregator::Add(const CgoEvent& event) {
       key = std::to_string(event.tid);
       break;
   }
-  auto& groups = event.kind == EventKind::kCallback ? callbacks_ : calls_;
-  groups[key].Record(event.duration_ns);
+  Table& table = event.kind == EventKind::kCallback ? callbacks_ : calls_;
+  auto it = table.rows.find(key);
+  if (it != table.rows.end()) {
+    it->second.Record(event.duration_ns);
+  } else if (table.rows.size() < max_rows_) {
+    table.rows[std::move(key)].Record(event.duration_ns);
+  } else {
+    table.other.Record(event.duration_ns);
+  }
   ++events_;
 }
 
 StatSnapshot StatAggregator::Snapshot(uint64_t interval_ns) const {
   StatSnapshot snap;
   snap.by = by_;
-  snap.calls = BuildRows(by_, calls_);
-  snap.callbacks = BuildRows(by_, callbacks_);
+  snap.calls = BuildRows(by_, calls_.rows, calls_.other);
+  snap.callbacks = BuildRows(by_, callbacks_.rows, callbacks_.other);
+  snap.max_rows = max_rows_;
   snap.events = events_;
   snap.lost = lost_;
   snap.interval_ns = interval_ns;
@@ -207,8 +223,8 @@ StatSnapshot StatAggregator::Snapshot(uint64_t interval_ns) const {
 }
 
 void StatAggregator::Reset() {
-  calls_.clear();
-  callbacks_.clear();
+  calls_ = {};
+  callbacks_ = {};
   events_ = 0;
 }
 
@@ -231,6 +247,14 @@ std::string FormatStatText(const StatSnapshot& snap, bool histograms) {
       out += RenderLog2Ascii(row.hist, "usecs", 1000);
     }
   }
+  for (const auto* rows : {&snap.calls, &snap.callbacks}) {
+    if (!rows->empty() && rows->back().key == kOtherKey) {
+      out +=
+          fmt::format("\n{}: calls of every {} after the first {} seen (raise with --max-rows)\n",
+                      kOtherKey, GroupByName(snap.by), snap.max_rows);
+      break;
+    }
+  }
   // lost is printed even when 0 so a clean run is distinguishable from one
   // whose drop counter was never read.
   out += fmt::format("\nevents: {}  lost: {}\n", snap.events, snap.lost);
@@ -238,8 +262,9 @@ std::string FormatStatText(const StatSnapshot& snap, bool histograms) {
 }
 
 std::string FormatStatJson(const StatSnapshot& snap) {
-  std::string out = fmt::format(R"({{"by":"{}","interval_ns":{},"events":{},"lost":{},)",
-                                GroupByName(snap.by), snap.interval_ns, snap.events, snap.lost);
+  std::string out =
+      fmt::format(R"({{"by":"{}","interval_ns":{},"events":{},"lost":{},"max_rows":{},)",
+                  GroupByName(snap.by), snap.interval_ns, snap.events, snap.lost, snap.max_rows);
   out += R"("calls":)";
   AppendJsonRows(out, snap.calls);
   out += R"(,"callbacks":)";

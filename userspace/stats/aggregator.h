@@ -1,9 +1,15 @@
 // StatAggregator: groups CgoEvents by a key and summarizes their durations.
 //
-// Backs `cgotrace stat` (and later the exporter and report). Group keys are
-// the C function, the goroutine id, or the OS thread id. Callbacks are
-// counted separately from calls. Also carries the number of events lost in
-// the kernel (ring buffer full), reported as-is, never dropped.
+// Backs `cgotrace stat`. Group keys are the C function, the goroutine id, or
+// the OS thread id. Callbacks are counted separately from calls. Also carries
+// the number of events lost in the kernel (ring buffer full), reported as-is,
+// never dropped.
+//
+// Memory is bounded: goroutine (and thread) ids are unbounded over a
+// program's life, so each table keeps at most `max_rows` keys; events of
+// keys first seen after that are summed into one kOtherKey row, never
+// dropped. A row costs its key plus one LogLinearHistogram (a few KiB for
+// typical calls, 30 KiB at worst); Snapshot() copies the rows once.
 //
 // Thread safety: none; the tracer's single consumer thread feeds it, and
 // readers take a Snapshot() under the caller's lock.
@@ -25,6 +31,9 @@ enum class GroupBy { kFunc, kGoid, kTid };
 Result<GroupBy> ParseGroupBy(const std::string& text);  // "func"|"goid"|"tid"
 const char* GroupByName(GroupBy by);                    // inverse of ParseGroupBy
 
+// Key of the row that sums every key beyond max_rows.
+inline constexpr const char* kOtherKey = "(other)";
+
 struct StatRow {
   std::string key;  // function name, or goid / tid as decimal text
   uint64_t count = 0;
@@ -36,8 +45,10 @@ struct StatRow {
 
 struct StatSnapshot {
   GroupBy by = GroupBy::kFunc;
-  std::vector<StatRow> calls;      // sorted by total_ns descending
+  // Sorted by total_ns descending, then the kOtherKey row (if any) last.
+  std::vector<StatRow> calls;
   std::vector<StatRow> callbacks;  // same, for cgo_callback events
+  size_t max_rows = 0;             // the aggregator's row cap
   uint64_t events = 0;
   uint64_t lost = 0;  // kernel-side drops (ring buffer full)
   uint64_t interval_ns = 0;
@@ -45,16 +56,26 @@ struct StatSnapshot {
 
 class StatAggregator {
  public:
-  explicit StatAggregator(GroupBy by) : by_(by) {}
+  static constexpr size_t kDefaultMaxRows = 1000;
+
+  // max_rows >= 1: keys per table (calls, callbacks) before kOtherKey.
+  explicit StatAggregator(GroupBy by, size_t max_rows = kDefaultMaxRows)
+      : by_(by), max_rows_(max_rows < 1 ? 1 : max_rows) {}
   void Add(const CgoEvent& event);
   void SetLost(uint64_t lost) { lost_ = lost; }
   StatSnapshot Snapshot(uint64_t interval_ns) const;
   void Reset();  // clears rows (for --interval), keeps lost total
 
  private:
+  struct Table {
+    std::map<std::string, LogLinearHistogram> rows;
+    LogLinearHistogram other;  // keys beyond max_rows_
+  };
+
   GroupBy by_;
-  std::map<std::string, LogLinearHistogram> calls_;
-  std::map<std::string, LogLinearHistogram> callbacks_;
+  size_t max_rows_;
+  Table calls_;
+  Table callbacks_;
   uint64_t events_ = 0;
   uint64_t lost_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iterator>
 #include <string>
+#include <utility>
 
 namespace cgotrace {
 namespace {
@@ -67,8 +68,35 @@ uint64_t LogLinearHistogram::BucketUpper(size_t index) {
   return BucketLower(index) + ((uint64_t{1} << (octave - 1)) - 1);
 }
 
+void LogLinearHistogram::Cover(size_t lo, size_t hi) {
+  const size_t octave_mask = kSubBuckets - 1;
+  lo &= ~octave_mask;
+  hi |= octave_mask;
+  if (counts_.empty()) {
+    base_ = lo;
+    counts_.assign(hi - lo + 1, 0);
+    return;
+  }
+  // Exact capacities (no geometric growth): a row holds only its octaves.
+  // Growth happens at most once per octave, 59 times in a histogram's life.
+  const size_t new_lo = std::min(lo, base_);
+  const size_t new_end = std::max(hi + 1, base_ + counts_.size());
+  if (new_lo == base_ && new_end == base_ + counts_.size()) {
+    return;
+  }
+  std::vector<uint64_t> grown;
+  grown.reserve(new_end - new_lo);
+  grown.assign(base_ - new_lo, 0);
+  grown.insert(grown.end(), counts_.begin(), counts_.end());
+  grown.resize(new_end - new_lo, 0);
+  counts_ = std::move(grown);
+  base_ = new_lo;
+}
+
 void LogLinearHistogram::Record(uint64_t value) {
-  ++buckets_[BucketOf(value)];
+  const size_t index = BucketOf(value);
+  Cover(index, index);
+  ++counts_[index - base_];
   ++count_;
   sum_ = SaturatingAdd(sum_, value);
   min_ = std::min(min_, value);
@@ -76,8 +104,11 @@ void LogLinearHistogram::Record(uint64_t value) {
 }
 
 void LogLinearHistogram::Merge(const LogLinearHistogram& other) {
-  for (size_t i = 0; i < kBuckets; ++i) {
-    buckets_[i] += other.buckets_[i];
+  if (!other.counts_.empty()) {
+    Cover(other.base_, other.base_ + other.counts_.size() - 1);
+    for (size_t i = 0; i < other.counts_.size(); ++i) {
+      counts_[other.base_ - base_ + i] += other.counts_[i];
+    }
   }
   count_ += other.count_;
   sum_ = SaturatingAdd(sum_, other.sum_);
@@ -111,9 +142,10 @@ uint64_t LogLinearHistogram::Quantile(double q) const {
     return max_;
   }
   uint64_t seen = 0;
-  for (size_t i = 0; i < kBuckets; ++i) {
-    seen += buckets_[i];
+  for (size_t k = 0; k < counts_.size(); ++k) {
+    seen += counts_[k];
     if (seen >= rank) {
+      const size_t i = base_ + k;
       const uint64_t lo = BucketLower(i);
       const uint64_t mid = lo + (BucketUpper(i) - lo) / 2;
       return std::clamp(mid, min_, max_);
