@@ -356,7 +356,7 @@ container images whose binary was deleted after exec.
 ## How to run
 
 \`\`\`
-sudo scripts/matrix.sh --full -B build      # or --quick; ctest --test-dir build -L matrix
+scripts/matrix.sh --full -B build      # as root; or --quick; ctest --test-dir build -L matrix
 \`\`\`
 
 The default test run (\`ctest -LE "bench|matrix"\`) builds and checks a quick

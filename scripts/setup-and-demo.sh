@@ -3,6 +3,10 @@
 # bundled demo service for a few seconds, printing a live stat summary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-and-demo.sh: needs root (it installs Debian packages and loads BPF programs): run it as root, e.g. 'sudo scripts/setup-and-demo.sh' or 'su -c scripts/setup-and-demo.sh'" >&2
+  exit 1
+fi
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build"
 echo

@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "test.sh: the bpf tests load BPF programs: run as root" >&2
+  echo "test.sh: needs root (it installs Debian packages and the bpf tests load BPF programs): run it as root, e.g. 'sudo scripts/test.sh' or 'su -c scripts/test.sh'" >&2
   exit 1
 fi
 scripts/install-deps.sh
