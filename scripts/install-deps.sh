@@ -20,8 +20,9 @@ PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
   # misc tools the tests call
   util-linux procps python3 curl
+  # fuzzing: libFuzzer and the sanitizer runtimes for clang (tests/fuzz);
   # GNU time for the stat memory benchmark
-  time
+  libclang-rt-14-dev time
 )
 
 if [ "$(id -u)" -ne 0 ]; then

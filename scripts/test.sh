@@ -3,7 +3,9 @@
 #   1. install dependencies, build build/ and run unit + bpf (real BPF, real Go
 #      fixtures, as root) tests;
 #   2. an ASan/UBSan build in build-asan/ running the same tests;
-#   3. clang-format check of all C/C++ sources.
+#   3. the libFuzzer targets of tests/fuzz in build-fuzz/ (clang, ASan +
+#      UBSan), each run for CGOTRACE_FUZZ_SECONDS (default 20);
+#   4. clang-format check of all C/C++ sources.
 # Benchmarks are not tests: run them with `ctest --test-dir build -L bench`.
 # The full Go version x build mode matrix: `ctest --test-dir build -L matrix`
 # (scripts/matrix.sh --full); the default run checks its quick subset.
@@ -27,6 +29,12 @@ scripts/build.sh build-asan -DCGOTRACE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 echo "== tests under sanitizers: unit + bpf"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -LE "bench|matrix" --output-on-failure -j1 || status=1
+
+echo "== fuzz (libFuzzer under ASan + UBSan, build-fuzz/): ${CGOTRACE_FUZZ_SECONDS:-20}s per target"
+cmake -S . -B build-fuzz -G Ninja -DCGOTRACE_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DCGOTRACE_FUZZ_SECONDS="${CGOTRACE_FUZZ_SECONDS:-20}" >/dev/null
+ninja -C build-fuzz -j"${CGOTRACE_JOBS:-2}" fuzz_targets
+ctest --test-dir build-fuzz -L fuzz --output-on-failure -j1 || status=1
 
 echo "== clang-format"
 if ! scripts/lint.sh format; then

@@ -1,7 +1,11 @@
 // RecordingReader: length-delimited cgotrace.v1 records back into events.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+
+#include <google/protobuf/stubs/logging.h>
 
 #include "cgotrace/recording.h"
 #include "record/recording_internal.h"
@@ -37,6 +41,12 @@ uint64_t RecordingReader::end_monotonic_ns() const {
 }
 
 Result<std::unique_ptr<RecordingReader>> RecordingReader::Open(const std::string& path) {
+  // protobuf logs "String field contains invalid UTF-8 data ..." to stderr
+  // for a corrupt string before the parse fails; the reader reports that
+  // corruption itself, in one line (found by fuzz_recording). Fatal messages
+  // still abort.
+  static std::once_flag quiet_protobuf;
+  std::call_once(quiet_protobuf, [] { google::protobuf::SetLogHandler(nullptr); });
   std::unique_ptr<RecordingReader> r(new RecordingReader());
   Impl& d = *r->impl_;
   d.path = path;
@@ -104,10 +114,18 @@ Result<bool> RecordingReader::ReadRecord(std::string* bytes) {
     return MakeError("{} is corrupt: record of {} bytes at offset {}", d.path, length,
                      d.record_offset);
   }
-  bytes->resize(length);
-  if (d.Read(bytes->data(), length) != length) {
-    d.at_end = true;
-    return false;  // cut inside the record
+  // Grown as the bytes arrive: a corrupt length (up to kMaxRecordBytes) in a
+  // short file must not allocate that much first (found by fuzz_recording).
+  constexpr uint64_t kChunk = uint64_t{1} << 20;
+  bytes->clear();
+  while (bytes->size() < length) {
+    const size_t at = bytes->size();
+    const size_t want = static_cast<size_t>(std::min(kChunk, length - at));
+    bytes->resize(at + want);
+    if (d.Read(bytes->data() + at, want) != want) {
+      d.at_end = true;
+      return false;  // cut inside the record
+    }
   }
   return true;
 }

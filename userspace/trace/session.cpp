@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 
@@ -77,7 +78,13 @@ Result<uint64_t> ParseDuration(const std::string& text) {
   } else {
     return MakeError("invalid duration '{}' (unknown unit '{}')", text, unit);
   }
-  return static_cast<uint64_t>(value * scale);
+  // strtod accepts "inf", "nan" and 1e400; casting those, or anything at or
+  // past 2^64 ns, to an integer is undefined (found by fuzz_flags).
+  const double ns = value * scale;
+  if (!std::isfinite(ns) || ns >= 18446744073709551616.0) {
+    return MakeError("invalid duration '{}' (out of range)", text);
+  }
+  return static_cast<uint64_t>(ns);
 }
 
 void Session::InstallSignalHandlers() {

@@ -1,0 +1,29 @@
+// Fuzz target: parsers of command-line text (durations, --by, --format,
+// --listen, Go versions) and cgo symbol naming, on the same string. Seeds:
+// tests/fuzz/seeds/flags. report's --sort/--root/--weight parsers are left
+// out: linking the report library (pprof and Perfetto protobufs) would double
+// the fuzz build's time in CI for three enum look-ups.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "binary/cgo_names.h"
+#include "binary/go_buildinfo.h"
+#include "cgotrace/session.h"
+#include "exporter/exporter.h"
+#include "fuzz_input.h"
+#include "stats/aggregator.h"
+#include "trace/sinks.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(cgotrace::fuzz::AsText(data, size));
+  (void)cgotrace::ParseDuration(text);
+  (void)cgotrace::ParseGroupBy(text);
+  (void)cgotrace::ParseEventFormat(text);
+  if (auto addr = cgotrace::ParseListenAddress(text)) {
+    (void)addr->CivetSpec();
+  }
+  (void)cgotrace::GoVersion::Parse(text);
+  (void)cgotrace::ParseCgoSymbol(text);
+  return 0;
+}
