@@ -19,7 +19,8 @@
 #
 # Why a temporary module: the committed fixture module (tests/fixtures) says
 # `go 1.21` and needs go1.19's sync/atomic types, and `go build -mod=mod` may
-# rewrite its go.mod/go.sum. The program's sources are copied into a fresh
+# rewrite its go.mod/go.sum. The program's sources and the package every
+# fixture shares (tests/fixtures/internal/fixture) are copied into a fresh
 # module next to OUT whose go directive the toolchain accepts; for go1.17 and
 # go1.18 the fixture's sync/atomic import is redirected to
 # tests/matrix/compat/atomic.go. Nothing in the source tree is written.
@@ -109,8 +110,9 @@ case "$ARCH" in
   *) die "unknown arch $ARCH" ;;
 esac
 
-# The program's sources: its package, plus the C++ library for cxxcalls.
-PKGS=("$PROGRAM")
+# The program's sources: its package, the package every fixture shares
+# (goroutine id, truth file), plus the C++ library for cxxcalls.
+PKGS=("$PROGRAM" internal/fixture)
 [ "$PROGRAM" = cxxcalls ] && PKGS+=(cxxlib)
 for p in "${PKGS[@]}"; do
   [ -d "$FIXTURES/$p" ] || die "no fixture package $FIXTURES/$p"
@@ -157,6 +159,7 @@ mkdir -p "$SRC"
 trap 'rm -rf "$SRC"' EXIT
 printf 'module cgotrace.test/fixtures\n\ngo %s\n' "$GO_DIRECTIVE" >"$SRC/go.mod"
 for p in "${PKGS[@]}"; do
+  mkdir -p "$(dirname "$SRC/$p")"
   cp -r "$FIXTURES/$p" "$SRC/$p"
 done
 if [ "$COMPAT_ATOMIC" = 1 ]; then

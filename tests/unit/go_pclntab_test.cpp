@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <fstream>
 #include <random>
 
 #include "binary_fixture_util.h"
@@ -310,9 +311,25 @@ TEST_F(CorruptPclntabTest, RandomDamageNeverCrashes) {
 namespace cgotrace {
 namespace {
 
+// The 1-based line of the first line of `path` containing `text` (0 if none):
+// the expected lines follow the fixture's source instead of being hard-coded.
+uint32_t SourceLine(const std::string& path, const std::string& text) {
+  std::ifstream in(path);
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n) {
+    if (line.find(text) != std::string::npos) return n;
+  }
+  return 0;
+}
+
 // File and line of every instruction of main.runFast lie in its body, the
 // entry is on its `func` line, and stripped / PIE builds agree.
 TEST(GoPclntabTest, LineAt) {
+  const std::string source = std::string(CGOTRACE_SOURCE_DIR) + "/tests/fixtures/cgocalls/main.go";
+  const uint32_t func_line = SourceLine(source, "func runFast(out *goroutineTruth) {");
+  const uint32_t call_line = SourceLine(source, "C.fast_add(C.int(i), 1)");
+  ASSERT_GT(func_line, 0u) << source;
+  ASSERT_EQ(call_line, func_line + 2) << source;
   for (const char* name : {"cgocalls", "cgocalls-stripped", "cgocalls-pie"}) {
     SCOPED_TRACE(name);
     Loaded l = Load(FixturePath(name));
@@ -322,7 +339,7 @@ TEST(GoPclntabTest, LineAt) {
     auto at_entry = t.LineAt(fn->entry);
     ASSERT_TRUE(at_entry.has_value());
     EXPECT_TRUE(at_entry->file.ends_with("tests/fixtures/cgocalls/main.go")) << at_entry->file;
-    EXPECT_EQ(at_entry->line, 111u);  // func runFast(out *goroutineTruth) {
+    EXPECT_EQ(at_entry->line, func_line);
     bool saw_call_line = false;
     uint64_t with_line = 0;
     for (uint64_t pc = fn->entry; pc < fn->end; ++pc) {
@@ -332,9 +349,9 @@ TEST(GoPclntabTest, LineAt) {
       }
       ++with_line;
       EXPECT_EQ(at->file, at_entry->file);
-      EXPECT_GE(at->line, 111u);
-      EXPECT_LE(at->line, 116u);
-      saw_call_line |= at->line == 113;  // C.fast_add(C.int(i), 1)
+      EXPECT_GE(at->line, func_line);
+      EXPECT_LE(at->line, func_line + 5);  // the closing brace
+      saw_call_line |= at->line == call_line;
     }
     EXPECT_TRUE(saw_call_line);
     EXPECT_GT(with_line, (fn->end - fn->entry) * 3 / 4);
