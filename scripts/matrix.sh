@@ -5,8 +5,8 @@
 # analyses every binary (arm64 included), and writes docs/compatibility.md.
 #
 # Usage: scripts/matrix.sh [--quick|--full] [-B build-dir] [--doc PATH]
-#   --quick (default)  every release x default mode; go1.17 and go1.26 x every
-#                      mode; arm64 default for go1.17 and go1.26
+#   --quick (default)  every release x default mode; go1.17, go1.26 and go1.27
+#                      x every mode; arm64 default for those three
 #   --full             every release x every mode, amd64 and arm64
 #   -B DIR             build directory with cgotrace and both test binaries
 #                      built (default: build/)
@@ -57,9 +57,10 @@ fi
 # The latest patch of every minor release cgotrace supports, and the last
 # release before it (which must be refused).
 VERSIONS=(go1.17.13 go1.18.10 go1.19.13 go1.20.14 go1.21.13 go1.22.12 go1.23.12 go1.24.13
-          go1.25.9 go1.26.8)
-OLDEST=go1.17.13
-NEWEST=go1.26.8
+          go1.25.9 go1.26.8 go1.27.3)
+# Releases checked in every mode by --quick: the oldest, the installed one
+# (which builds the test fixtures) and the newest.
+EDGES=(go1.17.13 go1.26.8 go1.27.3)
 REFUSED=(go1.16.15)
 MODES=(default stripped pie extlink static race trimpath v3 cxxlib)
 # arm64 is analysed only: -race and GOAMD64 are amd64 things, and cxxlib
@@ -83,7 +84,7 @@ cells=()
 for v in "${VERSIONS[@]}"; do
   for m in "${MODES[@]}"; do
     edge=0
-    [ "$v" = "$OLDEST" ] || [ "$v" = "$NEWEST" ] && edge=1
+    [[ " ${EDGES[*]} " == *" $v "* ]] && edge=1
     if [ "$SCOPE" = quick ] && [ $edge = 0 ] && [ "$m" != default ]; then continue; fi
     # Attach by PID on the default build of every release and on every mode of
     # the oldest and newest; launch mode everywhere.
@@ -92,7 +93,7 @@ for v in "${VERSIONS[@]}"; do
     cells+=("$v $m amd64 $checks")
   done
   for m in "${ARM64_MODES[@]}"; do
-    if [ "$SCOPE" = quick ] && { [ "$m" != default ] || { [ "$v" != "$OLDEST" ] && [ "$v" != "$NEWEST" ]; }; }; then
+    if [ "$SCOPE" = quick ] && { [ "$m" != default ] || [[ " ${EDGES[*]} " != *" $v "* ]]; }; then
       continue
     fi
     cells+=("$v $m arm64 inspect")
@@ -278,7 +279,8 @@ that mode. What a cell says:
 $(table amd64 "${MODES[@]}")
 
 Modes: \`default\` plain \`go build\`; \`stripped\` \`-ldflags="-s -w"\` (no
-symbols, no DWARF: names from pclntab, offsets from the version table);
+symbols, no DWARF: names from pclntab, offsets from the binary's own type
+descriptors, which must agree with the version table);
 \`pie\` \`-buildmode=pie\`; \`extlink\` \`-ldflags=-linkmode=external\`;
 \`static\` \`-ldflags='-linkmode=external -extldflags=-static'\`; \`race\`
 \`-race\`; \`trimpath\` \`-trimpath\`; \`v3\` \`GOAMD64=v3\`; \`cxxlib\` the
@@ -361,8 +363,17 @@ scripts/matrix.sh --full -B build      # as root; or --quick; ctest --test-dir b
 
 The default test run (\`ctest -LE "bench|matrix"\`) builds and checks a quick
 subset on every run: go1.26 × {default, extlink, static, race, trimpath, v3,
-cxxlib}, go1.17.13 × {default, stripped, pie}, arm64 go1.26 and go1.17.13,
-and the go1.16.15 refusal (tests/CMakeLists.txt, the matrix block).
+cxxlib}, go1.17.13 × {default, stripped, pie}, go1.27.3 × {stripped, pie} (and its
+default build, inspected only),
+arm64 go1.26 and go1.17.13, and the go1.16.15 refusal (tests/CMakeLists.txt,
+the matrix block).
+
+Runtime offsets: in every cell the offsets from DWARF (where present), from
+the binary's own type descriptors and from the version table must be equal,
+field by field (tests/unit/matrix_analysis_test.cpp; \`inspect\` prints the
+source of each). A stripped binary of a release newer than the table is
+traced with the type-descriptor offsets: tests/e2e/relabel_test.cpp relabels
+stripped go1.26 binaries (plain and PIE) as go1.29.0 and traces them exactly.
 EOF
 } >"$DOC.tmp"
 mv "$DOC.tmp" "$DOC"

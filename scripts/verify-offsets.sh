@@ -6,7 +6,8 @@
 # toolchain comes from the Go module proxy) into
 # <build>/fixtures/offset-matrix/, lists the binaries in
 # <build>/fixtures/offset-matrix.txt and runs the unit test
-# OffsetsMatrix.TableMatchesDwarf, which fails on any mismatch. The list stays
+# OffsetsMatrix.TableAndDescriptorsMatchDwarf, which fails on any mismatch
+# between DWARF, the table and the binary's own type descriptors. The list stays
 # in place, so later unit-test runs keep checking those binaries.
 #
 # Usage: scripts/verify-offsets.sh [-B build-dir] [goX.Y.Z ...]
@@ -23,10 +24,12 @@ fi
 ARCHES="${ARCHES:-amd64 arm64}"
 TOOLCHAINS=("$@")
 if [ ${#TOOLCHAINS[@]} -eq 0 ]; then
-  # The latest patch of every minor the table covers, plus the first release
-  # of each minor where an offset changed.
-  TOOLCHAINS=(go1.17.13 go1.18.10 go1.19.13 go1.20.14 go1.21.13 go1.22.12 go1.23.0
-              go1.23.12 go1.24.13 go1.25.0 go1.25.9 go1.26.8)
+  # The latest patch of every minor the table covers, the first release of
+  # each minor where an offset changed, and both sides of the patch releases
+  # that moved m.ncgocall (go1.23.12, go1.24.6).
+  TOOLCHAINS=(go1.17.13 go1.18.10 go1.19.13 go1.20.14 go1.21.13 go1.22.0 go1.22.12 go1.23.0
+              go1.23.11 go1.23.12 go1.24.0 go1.24.5 go1.24.6 go1.24.13 go1.25.0 go1.25.9
+              go1.26.0 go1.26.8 go1.27.0 go1.27.3)
 fi
 
 TEST_BIN="$BUILD/tests/cgotrace_unit_tests"
@@ -71,7 +74,9 @@ for tc in "${TOOLCHAINS[@]}"; do
     if [ ! -s "$bin" ]; then
       echo "verify-offsets: building $tc $arch"
       # "main.go", not ".": go1.19.13 rejects the package path "." here.
-      (cd "$SRC" && GOTOOLCHAIN="$tc" GOFLAGS= CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$cc" \
+      # GOFLAGS: an empty value would fall back to the go env file, whose
+      # -buildvcs=false go1.17 rejects.
+      (cd "$SRC" && GOTOOLCHAIN="$tc" GOFLAGS=-mod=mod CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$cc" \
         go build -o "$bin.tmp" main.go)
       mv "$bin.tmp" "$bin"
     fi
@@ -81,4 +86,4 @@ done
 chmod 644 "$LIST"
 mv "$LIST" "$FIXTURES/offset-matrix.txt"
 
-exec "$TEST_BIN" --gtest_filter='OffsetsMatrix.TableMatchesDwarf'
+exec "$TEST_BIN" --gtest_filter='OffsetsMatrix.TableAndDescriptorsMatchDwarf'

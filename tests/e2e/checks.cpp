@@ -29,8 +29,8 @@ void ExpectExecutable(const std::string& path, const std::string& what) {
 
 void CommonSetUp() {
   ExpectExecutable(CgotraceBin(), "the cgotrace CLI");
-  for (const char* f :
-       {"cgocalls", "cgocalls-stripped", "cgocalls-pie", "nocgo", "sqlite", "demo"}) {
+  for (const char* f : {"cgocalls", "cgocalls-stripped", "cgocalls-pie", "cgocalls-pie-stripped",
+                        "nocgo", "sqlite", "demo"}) {
     ExpectExecutable(Fixture(f), "fixture");
   }
 }

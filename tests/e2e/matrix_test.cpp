@@ -297,7 +297,16 @@ TEST_P(MatrixInspectTest, DescribesTheBinary) {
   // version table (which OffsetsMatrix / MatrixAnalysis check against the
   // DWARF of these same binaries).
   const std::string offsets = Field(r.out, "offsets");
-  EXPECT_TRUE(offsets.starts_with(stripped ? "table" : "dwarf")) << offsets;
+  EXPECT_TRUE(offsets.starts_with(stripped ? "type descriptors:" : "dwarf:")) << offsets;
+  // Every offset with its source, every other source agreeing.
+  for (const RuntimeField& f : RuntimeFields()) {
+    EXPECT_NE(r.out.find(fmt::format("  {:<12} ", f.label)), std::string::npos) << f.label;
+  }
+  EXPECT_EQ(r.out.find("DISAGREES"), std::string::npos);
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find(fmt::format("agrees: {}table (go1.{})", stripped ? "" : "type descriptors, ",
+                                   e.minor)),
+            std::string::npos);
   auto version = GoVersion::Parse(e.version);
   ASSERT_TRUE(version) << version.error().message;
   auto table = RuntimeOffsets::FromTable(*version);

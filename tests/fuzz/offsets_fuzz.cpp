@@ -1,16 +1,15 @@
 // Fuzz target: runtime.g / runtime.m offsets from the binary itself. Seeds:
 // real Go binaries with DWARF (plain) and without (stripped).
 //
-// Hook for other offset sources: RuntimeOffsets::For() is the one entry
-// point that picks the source (DWARF, then the version table). A parser of
-// the runtime's type descriptors (every Go binary has them, stripped or not)
-// belongs behind For() as well, so it is fuzzed here with no change; if it is
-// given its own entry point, call it below beside FromDwarf().
+// Every source is fuzzed on its own (DWARF, the runtime's type descriptors,
+// which every Go binary has, stripped or not) and through For(), which picks
+// and cross-checks them.
 #include <cstddef>
 #include <cstdint>
 
 #include "binary/go_buildinfo.h"
 #include "binary/go_offsets.h"
+#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
 #include "fuzz_input.h"
 
@@ -22,8 +21,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)cgotrace::RuntimeOffsets::FromDwarf(**elf);
   auto info = cgotrace::GoBuildInfo::Read(**elf);
-  if (info) {
-    (void)cgotrace::RuntimeOffsets::For(**elf, info->version);
+  if (!info) {
+    return 0;
+  }
+  // The descriptors are found through moduledata, which points at the pclntab.
+  auto pcln = cgotrace::GoPclntab::Read(**elf);
+  if (pcln) {
+    (void)cgotrace::RuntimeOffsets::FromTypeDescriptors(**elf, info->version, *pcln);
+    (void)cgotrace::RuntimeOffsets::For(**elf, info->version, *pcln);
   }
   return 0;
 }

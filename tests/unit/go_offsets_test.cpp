@@ -2,15 +2,18 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "binary/go_buildinfo.h"
+#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
 
 namespace cgotrace {
@@ -30,16 +33,9 @@ GoVersion Version(int minor, int patch) {
   return v;
 }
 
-RuntimeOffsets Offsets(uint32_t goid, uint32_t m_procid, uint32_t m_curg) {
-  RuntimeOffsets o;
-  o.g_goid = goid;
-  o.g_stack_lo = 0;
-  o.g_stack_hi = 8;
-  o.g_m = 48;
-  o.m_procid = m_procid;
-  o.m_curg = m_curg;
-  return o;
-}
+struct Key {
+  uint32_t goid, procid, curg;
+};
 
 std::unique_ptr<ElfFile> OpenFixture(const std::string& path) {
   Result<std::unique_ptr<ElfFile>> elf = ElfFile::Open(path);
@@ -54,34 +50,89 @@ GoVersion VersionOf(const ElfFile& elf) {
   return info.ok() ? info->version : GoVersion{};
 }
 
+GoPclntab PclntabOf(const ElfFile& elf) {
+  Result<GoPclntab> pcln = GoPclntab::Read(elf);
+  EXPECT_TRUE(pcln.ok()) << (pcln.ok() ? "" : pcln.error().message);
+  return pcln.ok() ? std::move(*pcln) : GoPclntab{};
+}
+
+// A copy of a fixture with some bytes rewritten, removed at scope end.
+class PatchedCopy {
+ public:
+  PatchedCopy(const std::string& from, const std::string& find, const std::string& replace) {
+    std::ifstream in(from, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t at = bytes.find(find); at != std::string::npos; at = bytes.find(find, at + 1)) {
+      bytes.replace(at, find.size(), replace);
+      ++patched_;
+    }
+    path_ = (std::filesystem::temp_directory_path() /
+             fmt::format("cgotrace-offsets-{}-{}", getpid(), counter_++))
+                .string();
+    std::ofstream(path_, std::ios::binary) << bytes;
+  }
+  ~PatchedCopy() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+  int patched() const { return patched_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+  int patched_ = 0;
+};
+
 // Values read from the DWARF of go1.X binaries (docs/offsets.md).
 TEST(GoOffsetsTableTest, KnownVersions) {
   const struct {
     int minor, patch;
-    RuntimeOffsets want;
+    Key want;
   } cases[] = {
-      {17, 0, Offsets(152, 72, 192)},  {17, 13, Offsets(152, 72, 192)},
-      {18, 10, Offsets(152, 72, 192)}, {19, 13, Offsets(152, 72, 192)},
-      {20, 14, Offsets(152, 72, 192)}, {21, 0, Offsets(152, 72, 192)},
-      {22, 12, Offsets(152, 72, 192)}, {23, 0, Offsets(160, 72, 192)},
-      {24, 13, Offsets(160, 72, 192)}, {25, 0, Offsets(152, 64, 184)},
-      {25, 9, Offsets(152, 64, 184)},  {26, 8, Offsets(152, 64, 184)},
+      {17, 0, {152, 72, 192}},  {17, 13, {152, 72, 192}}, {18, 10, {152, 72, 192}},
+      {19, 13, {152, 72, 192}}, {20, 14, {152, 72, 192}}, {21, 0, {152, 72, 192}},
+      {22, 12, {152, 72, 192}}, {23, 0, {160, 72, 192}},  {24, 13, {160, 72, 192}},
+      {25, 0, {152, 64, 184}},  {25, 9, {152, 64, 184}},  {26, 8, {152, 64, 184}},
+      {27, 3, {152, 64, 184}},
   };
   for (const auto& c : cases) {
     Result<RuntimeOffsets> got = RuntimeOffsets::FromTable(Version(c.minor, c.patch));
     ASSERT_TRUE(got.ok()) << "go1." << c.minor << ": " << got.error().message;
-    EXPECT_EQ(*got, c.want) << "go1." << c.minor << "." << c.patch << " goid=" << got->g_goid
-                            << " procid=" << got->m_procid << " curg=" << got->m_curg;
+    EXPECT_EQ(got->g_goid, c.want.goid) << "go1." << c.minor;
+    EXPECT_EQ(got->m_procid, c.want.procid) << "go1." << c.minor;
+    EXPECT_EQ(got->m_curg, c.want.curg) << "go1." << c.minor;
+    EXPECT_EQ(got->g_stack_lo, 0u);
+    EXPECT_EQ(got->g_stack_hi, 8u);
+    EXPECT_EQ(got->g_m, 48u);
+    EXPECT_EQ(got->m_g0, 0u);
+    // g.syscallbp exists since go1.23.
+    EXPECT_EQ(got->g_syscallbp == RuntimeOffsets::kAbsent, c.minor < 23) << "go1." << c.minor;
     EXPECT_EQ(got->source, fmt::format("table (go1.{})", c.minor));
   }
 }
 
+// Patch releases go1.23.12 and go1.24.6 added m.allpSnapshot (24 bytes)
+// before m.ncgocall: the table is keyed by patch release, not only by minor.
+TEST(GoOffsetsTableTest, PatchReleasesThatMovedNcgocall) {
+  const struct {
+    int minor, patch;
+    uint32_t ncgocall;
+  } cases[] = {
+      {21, 13, 304}, {22, 0, 296}, {22, 12, 296}, {23, 0, 296},  {23, 11, 296}, {23, 12, 320},
+      {24, 0, 296},  {24, 5, 296}, {24, 6, 320},  {24, 13, 320}, {25, 0, 312},  {25, 9, 312},
+      {26, 0, 320},  {26, 8, 320}, {27, 0, 320},  {27, 3, 320},
+  };
+  for (const auto& c : cases) {
+    Result<RuntimeOffsets> got = RuntimeOffsets::FromTable(Version(c.minor, c.patch));
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(got->m_ncgocall, c.ncgocall) << "go1." << c.minor << "." << c.patch;
+  }
+}
+
 TEST(GoOffsetsTableTest, NewerVersionErrorNamesIt) {
-  Result<RuntimeOffsets> got = RuntimeOffsets::FromTable(Version(27, 0));
+  Result<RuntimeOffsets> got = RuntimeOffsets::FromTable(Version(28, 0));
   ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.error().message, HasSubstr("go1.27.0"));
+  EXPECT_THAT(got.error().message, HasSubstr("go1.28.0"));
   EXPECT_THAT(got.error().message, HasSubstr("newer"));
-  EXPECT_THAT(got.error().message, HasSubstr("go1.17-go1.26"));
+  EXPECT_THAT(got.error().message, HasSubstr("go1.17-go1.27"));
 }
 
 TEST(GoOffsetsTableTest, OlderVersionErrorNamesIt) {
@@ -98,9 +149,10 @@ TEST(GoOffsetsTableTest, OlderVersionErrorNamesIt) {
   EXPECT_THAT(two.error().message, HasSubstr("go2.0.0"));
 }
 
-// Keeps the table honest for whatever Go built the fixtures.
-TEST(GoOffsetsDwarfTest, FixtureDwarfMatchesTable) {
-  for (const char* name : {"cgocalls", "cgocalls-pie", "nocgo"}) {
+// Keeps the table and the type-descriptor reader honest for whatever Go
+// built the fixtures.
+TEST(GoOffsetsDwarfTest, FixtureDwarfMatchesTableAndDescriptors) {
+  for (const char* name : {"cgocalls", "cgocalls-pie", "cgocalls-arm64", "nocgo"}) {
     SCOPED_TRACE(name);
     std::unique_ptr<ElfFile> elf = OpenFixture(kFixtureDir + "/" + name);
     ASSERT_NE(elf, nullptr);
@@ -115,10 +167,15 @@ TEST(GoOffsetsDwarfTest, FixtureDwarfMatchesTable) {
     GoVersion version = VersionOf(*elf);
     Result<RuntimeOffsets> table = RuntimeOffsets::FromTable(version);
     ASSERT_TRUE(table.ok()) << table.error().message;
-    EXPECT_EQ(*dwarf, *table) << version.raw << ": dwarf goid=" << dwarf->g_goid
-                              << " procid=" << dwarf->m_procid << " curg=" << dwarf->m_curg
-                              << ", table goid=" << table->g_goid << " procid=" << table->m_procid
-                              << " curg=" << table->m_curg;
+    GoPclntab pcln = PclntabOf(*elf);
+    Result<RuntimeOffsets> desc = RuntimeOffsets::FromTypeDescriptors(*elf, version, pcln);
+    ASSERT_TRUE(desc.ok()) << desc.error().message;
+    EXPECT_EQ(desc->source, "type descriptors");
+    for (const RuntimeField& f : RuntimeFields()) {
+      EXPECT_EQ((*dwarf).*f.member, (*table).*f.member)
+          << version.raw << " " << f.label << " table";
+      EXPECT_EQ((*dwarf).*f.member, (*desc).*f.member) << version.raw << " " << f.label << " desc";
+    }
   }
 }
 
@@ -132,38 +189,103 @@ TEST(GoOffsetsDwarfTest, StrippedBinaryErrorsClearly) {
   EXPECT_THAT(got.error().message, HasSubstr("no DWARF"));
 }
 
-TEST(GoOffsetsForTest, PrefersDwarfThenTable) {
+TEST(GoOffsetsForTest, PrefersDwarfThenDescriptorsThenTable) {
   std::unique_ptr<ElfFile> full = OpenFixture(kFixtureDir + "/cgocalls");
   std::unique_ptr<ElfFile> stripped = OpenFixture(kFixtureDir + "/cgocalls-stripped");
   ASSERT_NE(full, nullptr);
   ASSERT_NE(stripped, nullptr);
   GoVersion version = VersionOf(*stripped);
+  const std::string table = fmt::format("table (go1.{})", version.minor);
 
-  Result<RuntimeOffsets> from_dwarf = RuntimeOffsets::For(*full, version);
+  Result<RuntimeOffsets> from_dwarf = RuntimeOffsets::For(*full, version, PclntabOf(*full));
   ASSERT_TRUE(from_dwarf.ok()) << from_dwarf.error().message;
   EXPECT_EQ(from_dwarf->source, "dwarf");
+  EXPECT_THAT(from_dwarf->agreeing, testing::ElementsAre("type descriptors", table));
+  EXPECT_TRUE(from_dwarf->warnings.empty());
 
-  Result<RuntimeOffsets> from_table = RuntimeOffsets::For(*stripped, version);
-  ASSERT_TRUE(from_table.ok()) << from_table.error().message;
-  EXPECT_EQ(from_table->source, fmt::format("table (go1.{})", version.minor));
-  EXPECT_EQ(*from_table, *from_dwarf);
+  Result<RuntimeOffsets> from_desc = RuntimeOffsets::For(*stripped, version, PclntabOf(*stripped));
+  ASSERT_TRUE(from_desc.ok()) << from_desc.error().message;
+  EXPECT_EQ(from_desc->source, "type descriptors");
+  EXPECT_THAT(from_desc->agreeing, testing::ElementsAre(table));
+  ASSERT_EQ(from_desc->unavailable.size(), 1u);
+  EXPECT_THAT(from_desc->unavailable[0], HasSubstr("no DWARF"));
+  EXPECT_EQ(*from_desc, *from_dwarf);
 }
 
-TEST(GoOffsetsForTest, UnknownVersionWithoutDwarfExplainsBoth) {
+// A release cgotrace has never seen: the stripped binary's own descriptors
+// give every offset, exactly those of its DWARF-bearing sibling.
+TEST(GoOffsetsForTest, UnknownVersionUsesTypeDescriptors) {
+  std::unique_ptr<ElfFile> full = OpenFixture(kFixtureDir + "/cgocalls");
+  std::unique_ptr<ElfFile> stripped = OpenFixture(kFixtureDir + "/cgocalls-stripped");
+  ASSERT_NE(full, nullptr);
+  ASSERT_NE(stripped, nullptr);
+  Result<RuntimeOffsets> dwarf = RuntimeOffsets::FromDwarf(*full);
+  ASSERT_TRUE(dwarf.ok()) << dwarf.error().message;
+  Result<RuntimeOffsets> got = RuntimeOffsets::For(*stripped, Version(29, 0), PclntabOf(*stripped));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->source, "type descriptors");
+  EXPECT_TRUE(got->agreeing.empty());
+  EXPECT_TRUE(got->warnings.empty());
+  EXPECT_EQ(*got, *dwarf);
+}
+
+// A needed field renamed in the descriptors of an unknown release: one line
+// naming the field and the version.
+TEST(GoOffsetsForTest, MissingFieldNamesFieldAndVersion) {
+  // The name data of the unexported field "goid": flags 0, length 4.
+  PatchedCopy copy(kFixtureDir + "/cgocalls-stripped", std::string("\0\4goid", 6),
+                   std::string("\0\4gxid", 6));
+  ASSERT_GE(copy.patched(), 1);
+  std::unique_ptr<ElfFile> elf = OpenFixture(copy.path());
+  ASSERT_NE(elf, nullptr);
+  Result<RuntimeOffsets> got = RuntimeOffsets::For(*elf, Version(29, 0), PclntabOf(*elf));
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.error().message, HasSubstr("go1.29.0"));
+  EXPECT_THAT(got.error().message, HasSubstr("no field 'goid'"));
+  EXPECT_THAT(got.error().message, HasSubstr("runtime.g"));
+  EXPECT_THAT(got.error().message, HasSubstr("rebuild without -w or upgrade cgotrace"));
+  EXPECT_EQ(got.error().message.find('\n'), std::string::npos);
+}
+
+// No runtime.g descriptor to be found (its name destroyed): an unknown
+// format, named with the version.
+TEST(GoOffsetsForTest, UnknownDescriptorFormatNamesVersion) {
+  PatchedCopy copy(kFixtureDir + "/cgocalls-stripped", "*runtime.g", "*runtime.X");
+  ASSERT_GE(copy.patched(), 1);
+  std::unique_ptr<ElfFile> elf = OpenFixture(copy.path());
+  ASSERT_NE(elf, nullptr);
+  Result<RuntimeOffsets> got = RuntimeOffsets::For(*elf, Version(29, 0), PclntabOf(*elf));
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.error().message, HasSubstr("go1.29.0"));
+  EXPECT_THAT(got.error().message, HasSubstr("no runtime.g type descriptor"));
+  EXPECT_THAT(got.error().message, HasSubstr("unknown type-descriptor format"));
+  EXPECT_EQ(got.error().message.find('\n'), std::string::npos);
+}
+
+// A known release whose descriptors disagree with the table: the
+// descriptors win and a warning names both values.
+TEST(GoOffsetsForTest, DisagreementIsAWarningNamingBothValues) {
   std::unique_ptr<ElfFile> stripped = OpenFixture(kFixtureDir + "/cgocalls-stripped");
   ASSERT_NE(stripped, nullptr);
-  Result<RuntimeOffsets> got = RuntimeOffsets::For(*stripped, Version(27, 0));
-  ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.error().message,
-              HasSubstr("Go version go1.27.0 is newer than cgotrace's offset table (known: "
-                        "go1.17-go1.26) and the binary has no usable DWARF"));
-  EXPECT_THAT(got.error().message, HasSubstr("rebuild without -w or upgrade cgotrace"));
+  GoVersion version = VersionOf(*stripped);
+  // go1.23's table row (goid 160) against a go1.25+ binary (goid 152).
+  ASSERT_GE(version.minor, 25);
+  version.minor = 23;
+  version.raw = "go1.23.0";
+  Result<RuntimeOffsets> got = RuntimeOffsets::For(*stripped, version, PclntabOf(*stripped));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->source, "type descriptors");
+  EXPECT_EQ(got->g_goid, 152u);
+  ASSERT_FALSE(got->warnings.empty());
+  EXPECT_THAT(got->warnings, testing::Contains(HasSubstr(
+                                 "runtime.g.goid is 152 by type descriptors but 160 by table "
+                                 "(go1.23); using type descriptors")));
 }
 
 // Binaries built by other toolchains (scripts/verify-offsets.sh writes the
 // list). The installed toolchain's fixture is always checked as well, so this
 // test never passes without comparing anything.
-TEST(OffsetsMatrix, TableMatchesDwarf) {
+TEST(OffsetsMatrix, TableAndDescriptorsMatchDwarf) {
   std::vector<std::string> binaries = {kFixtureDir + "/cgocalls"};
   const std::filesystem::path list = kFixtureDir + "/offset-matrix.txt";
   if (std::filesystem::exists(list)) {
@@ -181,13 +303,24 @@ TEST(OffsetsMatrix, TableMatchesDwarf) {
     GoVersion version = VersionOf(*elf);
     Result<RuntimeOffsets> dwarf = RuntimeOffsets::FromDwarf(*elf);
     Result<RuntimeOffsets> table = RuntimeOffsets::FromTable(version);
+    Result<RuntimeOffsets> desc =
+        RuntimeOffsets::FromTypeDescriptors(*elf, version, PclntabOf(*elf));
     ASSERT_TRUE(dwarf.ok()) << dwarf.error().message;
     ASSERT_TRUE(table.ok()) << table.error().message;
-    std::cout << fmt::format("{:<10} {:<7} dwarf goid={} stack={}/{} m={} procid={} curg={}  {}\n",
-                             version.raw, ArchName(elf->arch()), dwarf->g_goid, dwarf->g_stack_lo,
-                             dwarf->g_stack_hi, dwarf->g_m, dwarf->m_procid, dwarf->m_curg,
-                             *dwarf == *table ? "== table" : "MISMATCH with table");
+    ASSERT_TRUE(desc.ok()) << desc.error().message;
+    std::string values;
+    for (const RuntimeField& f : RuntimeFields()) {
+      uint32_t v = (*dwarf).*f.member;
+      values +=
+          fmt::format(" {}={}", f.label, v == RuntimeOffsets::kAbsent ? "-" : std::to_string(v));
+    }
+    std::cout << fmt::format("{:<10} {:<7} dwarf{}  {} table, {} descriptors\n", version.raw,
+                             ArchName(elf->arch()), values,
+                             *dwarf == *table ? "==" : "MISMATCH with",
+                             *dwarf == *desc ? "==" : "MISMATCH with");
     EXPECT_EQ(*dwarf, *table) << "table row for " << version.raw << " is wrong";
+    EXPECT_EQ(*dwarf, *desc) << "type descriptors of " << version.raw << " misread ("
+                             << desc->detail << ")";
   }
 }
 

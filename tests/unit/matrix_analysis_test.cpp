@@ -150,14 +150,30 @@ TEST_P(MatrixAnalysisTest, ParsersAgreeWithTheBuild) {
   }
   EXPECT_GT(cfuncs, 3u) << "the program's C functions are in pclntab";
 
-  // Offsets: DWARF where present, and the version table must agree with it.
+  // Offsets: DWARF where present; the type descriptors (in every binary) and
+  // the version table must agree with it and with each other, field by field.
   auto dwarf = RuntimeOffsets::FromDwarf(**elf);
   EXPECT_EQ(dwarf.ok(), !stripped) << (dwarf ? "" : dwarf.error().message);
   auto table = RuntimeOffsets::FromTable(info->version);
   EXPECT_EQ(table.ok(), e.Supported()) << (table ? "" : table.error().message);
-  if (dwarf && table) {
-    EXPECT_EQ(*dwarf, *table) << "table row for " << e.version << " is wrong";
+  auto desc = RuntimeOffsets::FromTypeDescriptors(**elf, info->version, *pcln);
+  if (e.Supported()) {
+    ASSERT_TRUE(desc) << desc.error().message;
+    // The layout the reader used is the one of this release.
+    const char* want_layout = e.minor <= 18   ? "structfield.offsetAnon (go1.17-1.18)"
+                              : e.minor <= 20 ? "structfield.offset (go1.19-1.20)"
+                                              : "internal/abi.Type (go1.21";
+    EXPECT_NE(desc->detail.find(want_layout), std::string::npos) << desc->detail;
   }
+  auto expect_same = [&](const RuntimeOffsets& a, const RuntimeOffsets& b) {
+    for (const RuntimeField& f : RuntimeFields()) {
+      EXPECT_EQ(a.*f.member, b.*f.member)
+          << e.version << " " << f.label << ": " << a.source << " vs " << b.source;
+    }
+  };
+  if (dwarf && table) expect_same(*dwarf, *table);
+  if (dwarf && desc) expect_same(*dwarf, *desc);
+  if (desc && table) expect_same(*desc, *table);
 
   auto bin = GoBinary::Analyze(e.path);
   if (!e.Supported()) {
@@ -168,7 +184,13 @@ TEST_P(MatrixAnalysisTest, ParsersAgreeWithTheBuild) {
     return;
   }
   ASSERT_TRUE(bin) << bin.error().message;
-  EXPECT_EQ((*bin)->offsets().source.starts_with("dwarf"), !stripped) << (*bin)->offsets().source;
+  const RuntimeOffsets& used = (*bin)->offsets();
+  EXPECT_EQ(used.source, stripped ? "type descriptors" : "dwarf");
+  EXPECT_TRUE(used.warnings.empty()) << used.warnings.front();
+  std::vector<std::string> want_agreeing;
+  if (!stripped) want_agreeing.push_back("type descriptors");
+  want_agreeing.push_back(fmt::format("table (go1.{})", e.minor));
+  EXPECT_EQ(used.agreeing, want_agreeing);
   for (const ProbedFunction* fn : {&(*bin)->cgocall(), &(*bin)->cgocallback()}) {
     SCOPED_TRACE(fn->name);
     EXPECT_EQ(fn->found_by, stripped ? "pclntab" : ".symtab");

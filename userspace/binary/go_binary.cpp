@@ -62,9 +62,12 @@ Result<std::unique_ptr<GoBinary>> GoBinary::Analyze(const std::string& path) {
   if (!UsesCgo(bin->pclntab_, bin->buildinfo_)) {
     return MakeError("{}: Go binary built without cgo (no C calls to trace)", path);
   }
-  auto offsets = RuntimeOffsets::For(*bin->elf_, bin->buildinfo_.version);
+  auto offsets = RuntimeOffsets::For(*bin->elf_, bin->buildinfo_.version, bin->pclntab_);
   if (!offsets) {
     return offsets.error();
+  }
+  for (const std::string& warning : offsets->warnings) {
+    fmt::print(stderr, "cgotrace: warning: {}\n", warning);
   }
   bin->offsets_ = std::move(*offsets);
   bin->has_symtab_ = bin->elf_->FindSection(".symtab") != nullptr;

@@ -1,47 +1,80 @@
-// RuntimeOffsets from DWARF (libdw) and from the built-in version table.
+// RuntimeOffsets: the field list, the built-in version table, offsets from
+// type descriptors, and For(), which picks and cross-checks the sources.
+// DWARF reading is in go_offsets_dwarf.cpp.
 #include "binary/go_offsets.h"
 
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <string>
-#include <string_view>
+
+#include "binary/go_typedesc.h"
 
 namespace cgotrace {
 namespace {
 
-// Offsets of the runtime.g / runtime.m fields cgotrace reads, per range of Go
-// minor versions. Every row is checked against the DWARF of real binaries built
-// by that toolchain for amd64 and arm64 (see docs/offsets.md and
-// scripts/verify-offsets.sh). The layouts are identical on both arches: both
-// are 64-bit with the same size and alignment rules for every field type.
-struct TableRow {
-  int first_minor;
-  int last_minor;
-  uint32_t g_goid;
-  uint32_t g_stack_lo;
-  uint32_t g_stack_hi;
-  uint32_t g_m;
-  uint32_t m_procid;
-  uint32_t m_curg;
-};
-
-// go1.23 inserted g.syscallbp before goid (+8). go1.25 dropped gobuf.ret, so
-// runtime.gobuf shrank by 8 and with it g.sched (before goid) and m.morebuf
-// (before procid and curg).
-constexpr std::array<TableRow, 3> kTable = {{
-    {17, 22, 152, 0, 8, 48, 72, 192},
-    {23, 24, 160, 0, 8, 48, 72, 192},
-    {25, 26, 152, 0, 8, 48, 64, 184},
+constexpr std::array<RuntimeField, 13> kFields = {{
+    {"g.goid", "runtime.g", "goid", "", "", &RuntimeOffsets::g_goid, 17},
+    {"g.stack.lo", "runtime.g", "stack", "lo", "runtime.stack", &RuntimeOffsets::g_stack_lo, 17},
+    {"g.stack.hi", "runtime.g", "stack", "hi", "runtime.stack", &RuntimeOffsets::g_stack_hi, 17},
+    {"g.m", "runtime.g", "m", "", "", &RuntimeOffsets::g_m, 17},
+    {"g.sched", "runtime.g", "sched", "", "", &RuntimeOffsets::g_sched, 17},
+    {"g.syscallsp", "runtime.g", "syscallsp", "", "", &RuntimeOffsets::g_syscallsp, 17},
+    {"g.syscallpc", "runtime.g", "syscallpc", "", "", &RuntimeOffsets::g_syscallpc, 17},
+    {"g.syscallbp", "runtime.g", "syscallbp", "", "", &RuntimeOffsets::g_syscallbp, 23},
+    {"m.g0", "runtime.m", "g0", "", "", &RuntimeOffsets::m_g0, 17},
+    {"m.procid", "runtime.m", "procid", "", "", &RuntimeOffsets::m_procid, 17},
+    {"m.curg", "runtime.m", "curg", "", "", &RuntimeOffsets::m_curg, 17},
+    {"m.incgo", "runtime.m", "incgo", "", "", &RuntimeOffsets::m_incgo, 17},
+    {"m.ncgocall", "runtime.m", "ncgocall", "", "", &RuntimeOffsets::m_ncgocall, 17},
 }};
+
+// Offsets of every field, per range of Go releases. Every row is checked
+// against the DWARF of real binaries built by that toolchain for amd64 and
+// arm64 (docs/offsets.md, scripts/verify-offsets.sh) and against the type
+// descriptors of the whole compatibility matrix. The layouts are identical
+// on both arches: both are 64-bit with the same size and alignment rules
+// for every field type.
+struct Release {
+  int minor;
+  int patch;
+};
+struct TableRow {
+  Release first;
+  Release last;  // inclusive; patch kAnyPatch = every patch of that minor
+  // In kFields order.
+  std::array<uint32_t, kFields.size()> values;
+};
+constexpr uint32_t kNo = RuntimeOffsets::kAbsent;
+constexpr int kAnyPatch = 1 << 20;
+
+// go1.22 shrank m before ncgocall by 8. go1.23 inserted g.syscallbp before
+// goid (+8). A patch release of go1.23 and of go1.24 added m.allpSnapshot (a
+// slice, +24) before ncgocall: a layout change inside a minor release, which
+// is why the table is keyed by patch. go1.25 dropped gobuf.ret, so
+// runtime.gobuf shrank by 8 and with it g.sched (before goid, syscallsp,
+// syscallpc, syscallbp) and m.morebuf (before procid, curg, incgo); go1.26
+// added 8 bytes to m before incgo again.
+constexpr int kAllpSnapshot123 = 12;  // go1.23.12 added m.allpSnapshot
+constexpr int kAllpSnapshot124 = 6;   // go1.24.6 added m.allpSnapshot
+// clang-format off
+//                                          goid lo hi m  sched ssp  spc  sbp  g0 procid curg incgo ncgocall
+constexpr std::array<TableRow, 8> kTable = {{
+    {{17, 0}, {21, kAnyPatch},            {152, 0, 8, 48, 56, 112, 120, kNo, 0, 72, 192, 280, 304}},
+    {{22, 0}, {22, kAnyPatch},            {152, 0, 8, 48, 56, 112, 120, kNo, 0, 72, 192, 280, 296}},
+    {{23, 0}, {23, kAllpSnapshot123 - 1}, {160, 0, 8, 48, 56, 112, 120, 128, 0, 72, 192, 280, 296}},
+    {{23, kAllpSnapshot123}, {23, kAnyPatch}, {160, 0, 8, 48, 56, 112, 120, 128, 0, 72, 192, 280, 320}},
+    {{24, 0}, {24, kAllpSnapshot124 - 1}, {160, 0, 8, 48, 56, 112, 120, 128, 0, 72, 192, 280, 296}},
+    {{24, kAllpSnapshot124}, {24, kAnyPatch}, {160, 0, 8, 48, 56, 112, 120, 128, 0, 72, 192, 280, 320}},
+    {{25, 0}, {25, kAnyPatch},            {152, 0, 8, 48, 56, 104, 112, 120, 0, 64, 184, 272, 312}},
+    {{26, 0}, {27, kAnyPatch},            {152, 0, 8, 48, 56, 104, 112, 120, 0, 64, 184, 280, 320}},
+}};
+// clang-format on
 constexpr int kOldestMinor = 17;
-constexpr int kNewestMinor = 26;
+constexpr int kNewestMinor = 27;
+
+bool Before(Release a, Release b) {
+  return a.minor < b.minor || (a.minor == b.minor && a.patch < b.patch);
+}
 
 std::string VersionText(const GoVersion& v) {
   if (!v.raw.empty()) {
@@ -50,228 +83,81 @@ std::string VersionText(const GoVersion& v) {
   return fmt::format("go{}.{}.{}", v.major, v.minor, v.patch);
 }
 
-// Closes the libdw handle and its file descriptor together.
-class DwarfHandle {
- public:
-  DwarfHandle(int fd, Dwarf* dwarf) : fd_(fd), dwarf_(dwarf) {}
-  ~DwarfHandle() {
-    if (dwarf_ != nullptr) {
-      dwarf_end(dwarf_);
+std::string Value(uint32_t v) {
+  return v == RuntimeOffsets::kAbsent ? "absent" : std::to_string(v);
+}
+
+// A field the release must have but the source lacks: the Error names both.
+Result<void> CheckPresent(const RuntimeOffsets& o, const GoVersion& version,
+                          const std::string& path) {
+  for (const RuntimeField& f : kFields) {
+    if (o.*f.member == RuntimeOffsets::kAbsent && version.minor >= f.since_minor) {
+      return MakeError("{}: {}: {} has no field runtime.{} (needed since go1.{})", path,
+                       VersionText(version), o.source, f.label, f.since_minor);
     }
-    if (fd_ >= 0) {
-      close(fd_);
-    }
   }
-  DwarfHandle(const DwarfHandle&) = delete;
-  DwarfHandle& operator=(const DwarfHandle&) = delete;
-  Dwarf* get() const { return dwarf_; }
-
- private:
-  int fd_;
-  Dwarf* dwarf_;
-};
-
-// DW_AT_data_member_location is a constant in Go's DWARF, but DWARF 2
-// producers encode it as DW_OP_plus_uconst; accept both.
-std::optional<uint64_t> MemberLocation(Dwarf_Die* member) {
-  Dwarf_Attribute attr;
-  if (dwarf_attr(member, DW_AT_data_member_location, &attr) == nullptr) {
-    return std::nullopt;
-  }
-  Dwarf_Word value = 0;
-  if (dwarf_whatform(&attr) != DW_FORM_block1 && dwarf_whatform(&attr) != DW_FORM_block &&
-      dwarf_whatform(&attr) != DW_FORM_exprloc && dwarf_formudata(&attr, &value) == 0) {
-    return value;
-  }
-  Dwarf_Op* ops = nullptr;
-  size_t n = 0;
-  if (dwarf_getlocation(&attr, &ops, &n) != 0 || n != 1) {
-    return std::nullopt;
-  }
-  if (ops[0].atom != DW_OP_plus_uconst && ops[0].atom != DW_OP_constu) {
-    return std::nullopt;
-  }
-  return ops[0].number;
-}
-
-struct Member {
-  uint64_t offset = 0;
-  Dwarf_Die die{};
-};
-
-Result<Member> FindMember(Dwarf_Die* structure, std::string_view type_name, std::string_view name) {
-  Dwarf_Die child;
-  if (dwarf_child(structure, &child) == 0) {
-    do {
-      if (dwarf_tag(&child) != DW_TAG_member) {
-        continue;
-      }
-      const char* n = dwarf_diename(&child);
-      if (n == nullptr || name != n) {
-        continue;
-      }
-      std::optional<uint64_t> loc = MemberLocation(&child);
-      if (!loc) {
-        return MakeError("DWARF member {}.{} has no usable data_member_location", type_name, name);
-      }
-      return Member{*loc, child};
-    } while (dwarf_siblingof(&child, &child) == 0);
-  }
-  return MakeError("DWARF type {} has no member '{}'", type_name, name);
-}
-
-// Goes from a member to the structure type it holds, through typedefs.
-Result<Dwarf_Die> MemberStruct(Member& member, std::string_view what) {
-  Dwarf_Attribute attr;
-  Dwarf_Die type;
-  if (dwarf_attr(&member.die, DW_AT_type, &attr) == nullptr ||
-      dwarf_formref_die(&attr, &type) == nullptr) {
-    return MakeError("DWARF member {} has no type", what);
-  }
-  Dwarf_Die peeled;
-  if (dwarf_peel_type(&type, &peeled) != 0 || dwarf_tag(&peeled) != DW_TAG_structure_type) {
-    return MakeError("DWARF member {} is not a structure", what);
-  }
-  return peeled;
-}
-
-// The Go linker emits each runtime type once, as a top-level DIE of some
-// compilation unit, so only top-level children are scanned.
-struct RuntimeTypes {
-  std::optional<Dwarf_Die> g;
-  std::optional<Dwarf_Die> m;
-};
-
-RuntimeTypes FindRuntimeTypes(Dwarf* dwarf) {
-  RuntimeTypes found;
-  Dwarf_Off off = 0;
-  Dwarf_Off next = 0;
-  size_t header_size = 0;
-  while (dwarf_nextcu(dwarf, off, &next, &header_size, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu;
-    Dwarf_Die child;
-    if (dwarf_offdie(dwarf, off + header_size, &cu) != nullptr && dwarf_child(&cu, &child) == 0) {
-      do {
-        if (dwarf_tag(&child) != DW_TAG_structure_type) {
-          continue;
-        }
-        const char* name = dwarf_diename(&child);
-        if (name == nullptr) {
-          continue;
-        }
-        // A declaration-only DIE has no members; keep looking for the definition.
-        if (dwarf_hasattr(&child, DW_AT_declaration)) {
-          continue;
-        }
-        if (!found.g && std::strcmp(name, "runtime.g") == 0) {
-          found.g = child;
-        }
-        if (!found.m && std::strcmp(name, "runtime.m") == 0) {
-          found.m = child;
-        }
-        if (found.g && found.m) {
-          return found;
-        }
-      } while (dwarf_siblingof(&child, &child) == 0);
-    }
-    off = next;
-  }
-  return found;
-}
-
-Result<uint32_t> Narrow(uint64_t v, std::string_view what) {
-  // runtime.g is a few hundred bytes; anything larger means misread DWARF.
-  if (v > 0xffff) {
-    return MakeError("DWARF offset of {} is implausible ({})", what, v);
-  }
-  return static_cast<uint32_t>(v);
+  return {};
 }
 
 }  // namespace
 
-Result<RuntimeOffsets> RuntimeOffsets::FromDwarf(const ElfFile& elf) {
-  const std::string& path = elf.path();
-  if (elf.FindSection(".debug_info") == nullptr && elf.FindSection(".zdebug_info") == nullptr) {
-    return MakeError("{}: no DWARF debug info (built with -ldflags=-w or stripped)", path);
-  }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return MakeError("{}: cannot open: {}", path, std::strerror(errno));
-  }
-  // dwarf_begin decompresses SHF_COMPRESSED and legacy .zdebug_* sections,
-  // which the Go linker produces by default.
-  DwarfHandle handle(fd, dwarf_begin(fd, DWARF_C_READ));
-  if (handle.get() == nullptr) {
-    return MakeError("{}: cannot read DWARF: {}", path, dwarf_errmsg(dwarf_errno()));
-  }
+std::span<const RuntimeField> RuntimeFields() { return kFields; }
 
-  RuntimeTypes types = FindRuntimeTypes(handle.get());
-  if (!types.g) {
-    return MakeError("{}: DWARF has no runtime.g type", path);
-  }
-  if (!types.m) {
-    return MakeError("{}: DWARF has no runtime.m type", path);
-  }
-
-  auto member = [&](Dwarf_Die& s, std::string_view type_name,
-                    std::string_view name) -> Result<Member> {
-    Result<Member> r = FindMember(&s, type_name, name);
-    if (!r.ok()) {
-      return MakeError("{}: {}", path, r.error().message);
+bool RuntimeOffsets::operator==(const RuntimeOffsets& o) const {
+  for (const RuntimeField& f : kFields) {
+    if (this->*f.member != o.*f.member) {
+      return false;
     }
-    return r;
-  };
+  }
+  return true;
+}
 
-  Result<Member> goid = member(*types.g, "runtime.g", "goid");
-  if (!goid.ok()) {
-    return goid.error();
+Result<RuntimeOffsets> RuntimeOffsets::FromTypeDescriptors(const ElfFile& elf,
+                                                           const GoVersion& version,
+                                                           const GoPclntab& pclntab) {
+  const std::string text = VersionText(version);
+  auto types = GoTypeDescriptors::Open(elf, version, pclntab);
+  if (!types.ok()) {
+    return types.error();
   }
-  Result<Member> stack = member(*types.g, "runtime.g", "stack");
-  if (!stack.ok()) {
-    return stack.error();
+  auto g = types->FindStruct("runtime.g");
+  if (!g.ok()) {
+    return g.error();
   }
-  Result<Member> g_m = member(*types.g, "runtime.g", "m");
-  if (!g_m.ok()) {
-    return g_m.error();
+  auto m = types->FindStruct("runtime.m");
+  if (!m.ok()) {
+    return m.error();
   }
-  Result<Member> procid = member(*types.m, "runtime.m", "procid");
-  if (!procid.ok()) {
-    return procid.error();
-  }
-  Result<Member> curg = member(*types.m, "runtime.m", "curg");
-  if (!curg.ok()) {
-    return curg.error();
-  }
-
-  Result<Dwarf_Die> stack_type = MemberStruct(*stack, "runtime.g.stack");
-  if (!stack_type.ok()) {
-    return MakeError("{}: {}", path, stack_type.error().message);
-  }
-  Result<Member> lo = member(*stack_type, "runtime.stack", "lo");
-  if (!lo.ok()) {
-    return lo.error();
-  }
-  Result<Member> hi = member(*stack_type, "runtime.stack", "hi");
-  if (!hi.ok()) {
-    return hi.error();
-  }
-
   RuntimeOffsets out;
-  out.source = "dwarf";
-  const std::array<std::tuple<uint32_t*, uint64_t, std::string_view>, 6> fields = {{
-      {&out.g_goid, goid->offset, "runtime.g.goid"},
-      {&out.g_stack_lo, stack->offset + lo->offset, "runtime.g.stack.lo"},
-      {&out.g_stack_hi, stack->offset + hi->offset, "runtime.g.stack.hi"},
-      {&out.g_m, g_m->offset, "runtime.g.m"},
-      {&out.m_procid, procid->offset, "runtime.m.procid"},
-      {&out.m_curg, curg->offset, "runtime.m.curg"},
-  }};
-  for (const auto& [dst, value, what] : fields) {
-    Result<uint32_t> v = Narrow(value, what);
-    if (!v.ok()) {
-      return MakeError("{}: {}", path, v.error().message);
+  out.source = "type descriptors";
+  out.detail = types->layout();
+  for (const RuntimeField& f : kFields) {
+    const GoStructType& owner = f.type == "runtime.g" ? *g : *m;
+    const GoStructField* field = owner.Field(f.field);
+    if (field == nullptr) {
+      // Absent from a release older than the field; required otherwise
+      // (including every release newer than cgotrace knows).
+      if (version.minor < f.since_minor) {
+        out.*f.member = kAbsent;
+        continue;
+      }
+      return MakeError("{}: {}: the {} type descriptor has no field '{}' (needed for {})",
+                       elf.path(), text, f.type, f.field, f.label);
     }
-    *dst = *v;
+    uint64_t offset = field->offset;
+    if (!f.inner.empty()) {
+      auto nested = types->StructAt(field->type_addr, f.inner_type);
+      if (!nested.ok()) {
+        return nested.error();
+      }
+      const GoStructField* inner = nested->Field(f.inner);
+      if (inner == nullptr) {
+        return MakeError("{}: {}: the {} type descriptor has no field '{}' (needed for {})",
+                         elf.path(), text, f.inner_type, f.inner, f.label);
+      }
+      offset += inner->offset;
+    }
+    out.*f.member = static_cast<uint32_t>(offset);  // < kMaxStructSize, checked when read
   }
   return out;
 }
@@ -282,17 +168,15 @@ Result<RuntimeOffsets> RuntimeOffsets::FromTable(const GoVersion& version) {
     return MakeError("Go version {} is older than go1.{}, the oldest release cgotrace supports",
                      text, kOldestMinor);
   }
+  const Release release{version.minor, version.patch};
   for (const TableRow& row : kTable) {
-    if (version.minor < row.first_minor || version.minor > row.last_minor) {
+    if (Before(release, row.first) || Before(row.last, release)) {
       continue;
     }
     RuntimeOffsets out;
-    out.g_goid = row.g_goid;
-    out.g_stack_lo = row.g_stack_lo;
-    out.g_stack_hi = row.g_stack_hi;
-    out.g_m = row.g_m;
-    out.m_procid = row.m_procid;
-    out.m_curg = row.m_curg;
+    for (size_t i = 0; i < kFields.size(); ++i) {
+      out.*kFields[i].member = row.values[i];
+    }
     out.source = fmt::format("table (go1.{})", version.minor);
     return out;
   }
@@ -300,24 +184,68 @@ Result<RuntimeOffsets> RuntimeOffsets::FromTable(const GoVersion& version) {
                    text, kOldestMinor, kNewestMinor);
 }
 
-Result<RuntimeOffsets> RuntimeOffsets::For(const ElfFile& elf, const GoVersion& version) {
-  Result<RuntimeOffsets> dwarf = FromDwarf(elf);
-  if (dwarf.ok()) {
-    return dwarf;
+Result<RuntimeOffsets> RuntimeOffsets::For(const ElfFile& elf, const GoVersion& version,
+                                           const GoPclntab& pclntab) {
+  // The table and the descriptor reader hold 64-bit layouts only.
+  const bool wide = elf.arch() == Arch::kX86_64 || elf.arch() == Arch::kArm64;
+  std::vector<Result<RuntimeOffsets>> sources;
+  sources.push_back(FromDwarf(elf));
+  if (wide) {
+    sources.push_back(FromTypeDescriptors(elf, version, pclntab));
+    sources.push_back(FromTable(version));
   }
-  // The table holds 64-bit layouts only; a 32-bit runtime.g differs.
-  if (elf.arch() != Arch::kX86_64 && elf.arch() != Arch::kArm64) {
-    return MakeError("{}; no offset table for architecture {}", dwarf.error().message,
-                     ArchName(elf.arch()));
+  for (Result<RuntimeOffsets>& s : sources) {
+    if (s.ok()) {
+      if (Result<void> present = CheckPresent(*s, version, elf.path()); !present.ok()) {
+        s = present.error();
+      }
+    }
   }
-  Result<RuntimeOffsets> table = FromTable(version);
-  if (table.ok()) {
-    return table;
+
+  std::optional<size_t> chosen;
+  for (size_t i = 0; i < sources.size() && !chosen; ++i) {
+    if (sources[i].ok()) {
+      chosen = i;
+    }
   }
-  return MakeError(
-      "{} and the binary has no usable DWARF ({}); rebuild without -w or upgrade "
-      "cgotrace",
-      table.error().message, dwarf.error().message);
+  if (!chosen) {
+    if (!wide) {
+      return MakeError("{}; no offset table or type-descriptor reader for architecture {}",
+                       sources[0].error().message, ArchName(elf.arch()));
+    }
+    // Both binary-derived sources failed and the table does not know the
+    // version: the descriptor error names the field or format, the table
+    // error the version.
+    return MakeError(
+        "{}; {}; and the binary has no usable DWARF ({}); rebuild without -w or "
+        "upgrade cgotrace",
+        sources[1].error().message, sources[2].error().message, sources[0].error().message);
+  }
+
+  RuntimeOffsets out = *sources[*chosen];
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (i == *chosen) {
+      continue;
+    }
+    if (!sources[i].ok()) {
+      out.unavailable.push_back(sources[i].error().message);
+      continue;
+    }
+    const RuntimeOffsets& other = *sources[i];
+    bool agree = true;
+    for (const RuntimeField& f : kFields) {
+      if (out.*f.member != other.*f.member) {
+        agree = false;
+        out.warnings.push_back(fmt::format("{}: runtime.{} is {} by {} but {} by {}; using {}",
+                                           elf.path(), f.label, Value(out.*f.member), out.source,
+                                           Value(other.*f.member), other.source, out.source));
+      }
+    }
+    if (agree) {
+      out.agreeing.push_back(other.source);
+    }
+  }
+  return out;
 }
 
 }  // namespace cgotrace

@@ -151,9 +151,11 @@ Result<GoPclntab> GoPclntab::Read(const ElfFile& elf) {
     candidates.insert(candidates.end(), scanned.begin(), scanned.end());
   }
   std::optional<Error> last_error;
+  uint64_t found_vaddr = 0;
   auto try_table = [&](const Table& table) -> std::optional<Decoded> {
     auto decoded = pclntab::Decode(elf, relocs, table);
     if (decoded.ok()) {
+      found_vaddr = table.vaddr;
       return std::move(*decoded);
     }
     last_error = decoded.error();
@@ -178,6 +180,7 @@ Result<GoPclntab> GoPclntab::Read(const ElfFile& elf) {
   GoPclntab out;
   out.magic_ = found->magic;
   out.text_start_ = found->text_start;
+  out.vaddr_ = found_vaddr;
   out.funcs_ = std::move(found->funcs);
   if (found->lines && found->lines->funcs.size() == out.funcs_.size()) {
     out.lines_ = std::make_shared<const pclntab::LineData>(std::move(*found->lines));

@@ -45,6 +45,7 @@ class GoPclntab {
 
   uint32_t magic() const { return magic_; }                    // e.g. 0xfffffff1 (1.20+)
   uint64_t text_start() const { return text_start_; }          // runtime.text
+  uint64_t vaddr() const { return vaddr_; }                    // the table's header
   const std::vector<GoFunc>& funcs() const { return funcs_; }  // by entry
 
   // The function containing pc, or nullptr.
@@ -63,6 +64,7 @@ class GoPclntab {
  private:
   uint32_t magic_ = 0;
   uint64_t text_start_ = 0;
+  uint64_t vaddr_ = 0;
   std::vector<GoFunc> funcs_;
   std::shared_ptr<const pclntab::LineData> lines_;  // immutable, shared by copies
 };

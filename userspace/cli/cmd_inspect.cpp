@@ -39,6 +39,31 @@ void PrintFunction(const ElfFile& elf, const ProbedFunction& fn) {
   }
 }
 
+// Where every runtime offset came from, and which other sources agree.
+void PrintOffsets(const RuntimeOffsets& off) {
+  fmt::print(
+      "offsets:      {}: g.goid={} g.stack.lo={} g.stack.hi={} g.m={} m.procid={} m.curg={}\n",
+      off.source, off.g_goid, off.g_stack_lo, off.g_stack_hi, off.g_m, off.m_procid, off.m_curg);
+  if (!off.detail.empty()) {
+    fmt::print("  layout: {}\n", off.detail);
+  }
+  std::string agree;
+  for (const std::string& s : off.agreeing) {
+    agree += (agree.empty() ? "; agrees: " : ", ") + s;
+  }
+  for (const RuntimeField& f : RuntimeFields()) {
+    uint32_t v = off.*f.member;
+    fmt::print("  {:<12} {:>6}  from {}{}\n", f.label,
+               v == RuntimeOffsets::kAbsent ? "absent" : std::to_string(v), off.source, agree);
+  }
+  for (const std::string& w : off.warnings) {
+    fmt::print("  DISAGREES: {}\n", w);
+  }
+  for (const std::string& u : off.unavailable) {
+    fmt::print("  not used: {}\n", u);
+  }
+}
+
 int RunInspect(const std::string& target) {
   std::string path = target;
   if (IsPid(target)) {
@@ -70,10 +95,7 @@ int RunInspect(const std::string& target) {
              b.has_symtab() ? ".symtab present" : "stripped: names from pclntab");
   fmt::print("pclntab:      magic 0x{:x}, {} functions, text at 0x{:x}\n", b.pclntab().magic(),
              b.pclntab().funcs().size(), b.pclntab().text_start());
-  const RuntimeOffsets& off = b.offsets();
-  fmt::print(
-      "offsets:      {}: g.goid={} g.stack.lo={} g.stack.hi={} g.m={} m.procid={} m.curg={}\n",
-      off.source, off.g_goid, off.g_stack_lo, off.g_stack_hi, off.g_m, off.m_procid, off.m_curg);
+  PrintOffsets(b.offsets());
   fmt::print("probe sites:\n");
   PrintFunction(b.elf(), b.cgocall());
   PrintFunction(b.elf(), b.cgocallback());
