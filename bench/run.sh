@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Prints the per-call cost of cgotrace on a tight cgo loop:
+# Prints the per-call cost of cgotrace on a tight cgo loop (bench/cgoloop),
+# side by side with the kernel floors, for the installed Go and for go1.20
+# (whose runtime.cgocall prologue differs):
 #   untraced       - the program alone
-#   empty probes   - do-nothing BPF programs at cgotrace's sites (kernel floor)
-#   cgotrace trace - full tracing, events to /dev/null
-#   cgotrace stat  - full tracing, aggregated in userspace
+#   naive floor    - do-nothing BPF programs at runtime.cgocall's entry and
+#                    RETs (the first version's sites)
+#   planned floor  - do-nothing BPF programs at the planned sites (inspect)
+#   trace / stat / record / exporter - cgotrace itself
+# "added" is ns/call minus untraced; "of naive" is added / naive floor's added.
 # Usage: bench/run.sh [build-dir] [calls]   (root; run alone, not in parallel)
+# GO_VERSIONS="local go1.20.14" overrides which toolchains are measured.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
 calls=${2:-200000}
 reps=${REPS:-3}
 cgotrace=$build/cgotrace
-loop=$build/bench/cgoloop
 mkdir -p "$build/bench"
-(cd "$here/cgoloop" && CGO_ENABLED=1 go build -o "$loop" .)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {
@@ -21,24 +24,56 @@ measure() {
     "$@" 2>/dev/null | awk '/^ns_per_call/ {print $2}'
   done | median
 }
+# The exporter traces every process of the binary; the loop runs under it.
+exporter_run() {
+  local loop=$1 port=$((20000 + RANDOM % 20000)) pid
+  "$cgotrace" exporter --binary "$loop" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$loop" -n "$calls"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
 
-base=$(measure "$loop" -n "$calls")
-floor=$(measure "$cgotrace" trace --empty-probes --format jsonl -o /dev/null -- "$loop" -n "$calls")
-traced=$(measure "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls")
-stat=$(measure "$cgotrace" stat --format json -- "$loop" -n "$calls")
+printf 'calls per run: %s, median of %s runs, kernel %s, %s\n' "$calls" "$reps" "$(uname -r)" \
+  "$(date -u +%Y-%m-%d)"
+printf '%-10s %-30s %10s %10s %9s\n' go mode ns/call added "of naive"
+for tc in ${GO_VERSIONS:-local go1.20.14}; do
+  loop=$build/bench/cgoloop-$tc
+  (cd "$here/cgoloop" && GOTOOLCHAIN=$tc CGO_ENABLED=1 go build -o "$loop" .)
+  ver=$(go version "$loop" | awk '{print $2}')
+  rec=$build/bench/cgoloop-$tc.cgotrace
+  base=$(measure "$loop" -n "$calls")
+  naive=$(measure "$cgotrace" trace --empty-probes --entry-ret-sites --format jsonl -o /dev/null \
+    -- "$loop" -n "$calls")
+  declare -A r=()
+  r[planned]=$(measure "$cgotrace" trace --empty-probes --format jsonl -o /dev/null -- "$loop" -n "$calls")
+  r[trace]=$(measure "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls")
+  r[stat]=$(measure "$cgotrace" stat --format json -- "$loop" -n "$calls")
+  r[record]=$(measure "$cgotrace" record -o "$rec" -- "$loop" -n "$calls")
+  r[exporter]=$(measure exporter_run "$loop")
+  rm -f "$rec"
+  row() {
+    awk -v g="$ver" -v m="$1" -v v="$2" -v b="$base" -v n="$naive" 'BEGIN {
+      printf "%-10s %-30s %10.0f %10.0f %9s\n", g, m, v, v - b,
+        (n - b > 0 ? sprintf("%.2f", (v - b) / (n - b)) : "-") }'
+  }
+  row "untraced" "$base"
+  row "naive floor (entry + RET)" "$naive"
+  row "planned floor (empty probes)" "${r[planned]}"
+  row "cgotrace trace (jsonl)" "${r[trace]}"
+  row "cgotrace stat" "${r[stat]}"
+  row "cgotrace record" "${r[record]}"
+  row "cgotrace exporter" "${r[exporter]}"
 
-# In-kernel cost of cgotrace's own BPF programs, per probe hit.
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-sysctl -qw kernel.bpf_stats_enabled=1
-bpf_line=$("$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 >/dev/null |
-  grep 'BPF programs ran' || true)
-sysctl -qw kernel.bpf_stats_enabled="$old_stats"
-
-printf 'calls per run: %s, median of %s runs, kernel %s\n' "$calls" "$reps" "$(uname -r)"
-printf '%-28s %10s ns/call\n' "untraced" "$base"
-printf '%-28s %10s ns/call\n' "empty probes (kernel floor)" "$floor"
-printf '%-28s %10s ns/call\n' "cgotrace trace (jsonl)" "$traced"
-printf '%-28s %10s ns/call\n' "cgotrace stat" "$stat"
-printf '%s\n' "${bpf_line#cgotrace: }"
-awk -v f="$floor" -v t="$traced" -v s="$stat" -v b="$base" 'BEGIN {
-  printf "ratio trace/floor: %.2f   stat/floor: %.2f\n", (t-b)/(f-b), (s-b)/(f-b) }'
+  # In-kernel cost of cgotrace's own BPF program per probe hit.
+  old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
+  bpf_line=$("$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 >/dev/null |
+    grep 'BPF programs ran' || true)
+  sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+  printf '%-10s %s\n' "$ver" "${bpf_line#cgotrace: }"
+done

@@ -17,11 +17,14 @@ struct CgoEvent {
   EventKind kind = EventKind::kCall;
   uint32_t pid = 0;  // as seen in the tracer's PID namespace
   uint32_t tid = 0;
-  uint64_t goid = 0;         // goroutine that made the call
-  std::string func;          // C function (call) or exported Go function (callback)
-  std::string comm;          // short name of the traced binary
-  uint64_t start_ns = 0;     // CLOCK_MONOTONIC at runtime.cgocall entry
-  uint64_t duration_ns = 0;  // entry to return, callbacks included
+  uint64_t goid = 0;  // goroutine that made the call
+  std::string func;   // C function (call) or exported Go function (callback)
+  std::string comm;   // short name of the traced binary
+  // CLOCK_MONOTONIC at the start site (CALL runtime.asmcgocall; entry of
+  // runtime.cgocall where the plan falls back). docs/architecture.md,
+  // "Event contract", says what duration_ns spans and leaves out.
+  uint64_t start_ns = 0;
+  uint64_t duration_ns = 0;  // start site to end site, callbacks included
   uint32_t stack_depth = 0;  // g.stack.hi - SP at the call, bytes
   // Go call stack of the call site (innermost first) as link-time PCs (PIE
   // bias removed), when stack capture is on; empty otherwise. Symbolize with

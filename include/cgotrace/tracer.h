@@ -32,6 +32,9 @@ struct TracerOptions {
   // Benchmark only: attach a program that does nothing at every site, to
   // measure the kernel's uprobe cost alone. No events are produced.
   bool empty_probes = false;
+  // Benchmark only: use the entry / RET fallback sites for every event
+  // instead of the planned (cheapest) ones, to measure the naive floor.
+  bool entry_ret_sites = false;
   // Capture each call's Go call stack (CgoEvent::stack).
   bool call_stacks = false;
 };

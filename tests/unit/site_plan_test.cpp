@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <tuple>
 #include <vector>
 
 #include "binary/go_binary.h"
@@ -45,14 +47,24 @@ TEST(SiteCostTest, Arm64KernelPaths) {
   EXPECT_EQ(arm(0xf81f0ffe), SiteCost::kSingleStep);  // str x30, [sp, #-16]!
 }
 
+const SiteRule& Rule(Arch arch, SiteWhere where, cgt_site_event event) {
+  for (const SiteRule& r : SiteTable(arch)) {
+    if (r.where == where && r.event == event) return r;
+  }
+  ADD_FAILURE() << "no such row";
+  return SiteTable(arch)[0];
+}
+
+std::string NoNames(uint64_t) { return ""; }
+
 TEST(PlaceRuleTest, EntryAndEveryReturn) {
   // push rbp; mov rbp,rsp; je +2; pop rbp; ret; pop rbp; ret; int3
   const std::vector<uint8_t> code = {0x55, 0x48, 0x89, 0xe5, 0x74, 0x02,
                                      0x5d, 0xc3, 0x5d, 0xc3, 0xcc};
   auto insns = DecodeFunction(Arch::kX86_64, kBase, code);
   ASSERT_TRUE(insns.ok()) << insns.error().message;
-  std::span<const SiteRule> table = SiteTable(Arch::kX86_64);
-  auto entry = PlaceRule(Arch::kX86_64, table[0], 0, kBase, code, *insns);
+  const SiteRule& start = Rule(Arch::kX86_64, SiteWhere::kEntry, CGT_SE_CALL_START);
+  auto entry = PlaceRule(Arch::kX86_64, start, 0, kBase, code, *insns, NoNames);
   ASSERT_TRUE(entry.ok()) << entry.error().message;
   ASSERT_EQ(entry->size(), 1u);
   EXPECT_EQ((*entry)[0].vaddr, kBase);
@@ -60,8 +72,10 @@ TEST(PlaceRuleTest, EntryAndEveryReturn) {
   EXPECT_EQ((*entry)[0].bytes_hex, "55");
   EXPECT_EQ((*entry)[0].cost, SiteCost::kEmulated);
   EXPECT_EQ((*entry)[0].function, "runtime.cgocall");
+  EXPECT_EQ((*entry)[0].sp_to_entry, 0);
 
-  auto rets = PlaceRule(Arch::kX86_64, table[1], 1, kBase, code, *insns);
+  const SiteRule& end = Rule(Arch::kX86_64, SiteWhere::kEachReturn, CGT_SE_CALL_END);
+  auto rets = PlaceRule(Arch::kX86_64, end, 1, kBase, code, *insns, NoNames);
   ASSERT_TRUE(rets.ok()) << rets.error().message;
   ASSERT_EQ(rets->size(), 2u);
   EXPECT_EQ((*rets)[0].vaddr, kBase + 7);
@@ -74,34 +88,215 @@ TEST(PlaceRuleTest, NoReturnIsAnError) {
   const std::vector<uint8_t> code = {0x55, 0xeb, 0xfe};  // push rbp; jmp .
   auto insns = DecodeFunction(Arch::kX86_64, kBase, code);
   ASSERT_TRUE(insns.ok());
-  auto rets = PlaceRule(Arch::kX86_64, SiteTable(Arch::kX86_64)[1], 1, kBase, code, *insns);
+  const SiteRule& end = Rule(Arch::kX86_64, SiteWhere::kEachReturn, CGT_SE_CALL_END);
+  auto rets = PlaceRule(Arch::kX86_64, end, 1, kBase, code, *insns, NoNames);
   ASSERT_FALSE(rets.ok());
   EXPECT_THAT(rets.error().message, HasSubstr("runtime.cgocall at 0x401000"));
+}
+
+// Fake runtime functions the sequences below call.
+constexpr uint64_t kEntersyscall = 0x500000;
+constexpr uint64_t kAsmcgocall = 0x500100;
+constexpr uint64_t kExitsyscall = 0x500200;
+constexpr uint64_t kThrow = 0x500300;
+constexpr uint64_t kCallback1 = 0x500400;
+constexpr uint64_t kUnlock = 0x500500;
+
+std::string Names(uint64_t target) {
+  switch (target) {
+    case kEntersyscall:
+      return "runtime.entersyscall";
+    case kAsmcgocall:
+      return "runtime.asmcgocall";
+    case kExitsyscall:
+      return "runtime.exitsyscall";
+    case kThrow:
+      return "runtime.throw";
+    case kCallback1:
+      return "runtime.cgocallbackg1";
+    case kUnlock:
+      return "runtime.unlockOSThread";
+    default:
+      return "";
+  }
+}
+
+// A tiny x86-64 assembler for the sequences: raw bytes and rel32 calls.
+struct Asm {
+  std::vector<uint8_t> code;
+  Asm& B(std::initializer_list<uint8_t> bytes) {
+    code.insert(code.end(), bytes);
+    return *this;
+  }
+  Asm& Call(uint64_t target) {
+    const auto rel = static_cast<uint32_t>(target - (kBase + code.size() + 5));
+    return B({0xe8, uint8_t(rel), uint8_t(rel >> 8), uint8_t(rel >> 16), uint8_t(rel >> 24)});
+  }
+  uint64_t Here() const { return kBase + code.size(); }
+};
+
+Result<SitePlan> Plan(const std::vector<uint8_t>& cgocall, const std::vector<uint8_t>& callbackg,
+                      std::vector<DecodedFunction>* keep) {
+  for (auto [name, entry, code] : {std::tuple{"runtime.cgocall", kBase, &cgocall},
+                                   std::tuple{"runtime.cgocallbackg", kBase, &callbackg}}) {
+    auto insns = DecodeFunction(Arch::kX86_64, entry, *code);
+    if (!insns) return insns.error();
+    keep->push_back(DecodedFunction{name, entry, *code, std::move(*insns)});
+  }
+  return PlanDecoded(Arch::kX86_64, SiteTable(Arch::kX86_64), *keep, Names, true);
+}
+
+const PlannedSite* SiteFor(const SitePlan& plan, cgt_site_event event) {
+  for (const PlannedSite& s : plan.sites) {
+    if (plan.descriptors[s.slot].event == event) return &s;
+  }
+  return nullptr;
+}
+
+// runtime.cgocallbackg's shape: frame, CALL cgocallbackg1, a block after it.
+Asm Callbackg() {
+  Asm a;
+  a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x58});  // push; mov; sub rsp,0x58
+  a.Call(kCallback1);
+  a.B({0x48, 0x8b, 0x54, 0x24, 0x48});  // mov rdx, [rsp+0x48]: single-stepped
+  a.B({0x66, 0x90});                    // xchg ax, ax (a NOP): emulated
+  a.Call(kUnlock);
+  a.B({0x48, 0x83, 0xc4, 0x58}).B({0x5d}).B({0xc3});  // add rsp; pop rbp; ret
+  return a;
+}
+
+TEST(PlanDecodedTest, Go126ShapeUsesTheEmulatedCalls) {
+  Asm a;
+  a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x28});  // push; mov; sub rsp,0x28
+  a.B({0x48, 0x85, 0xc0}).B({0x74, 0x00});                        // test rax,rax; je throw
+  const size_t je_at = a.code.size() - 1;
+  a.B({0x48, 0x89, 0x44, 0x24, 0x38}).Call(kEntersyscall);          // mov [rsp+0x38],rax
+  a.B({0x48, 0x8b, 0x44, 0x24, 0x38}).B({0x48, 0x89, 0x04, 0x24});  // fn to [rsp]
+  const uint64_t call_asm = a.Here();
+  a.Call(kAsmcgocall);
+  a.B({0x0f, 0x1f, 0x40, 0x00});  // 4-byte NOP: emulated, no cheaper than the CALL
+  const uint64_t call_exit = a.Here();
+  a.Call(kExitsyscall);
+  a.B({0x48, 0x83, 0xc4, 0x28}).B({0x5d}).B({0xc3});
+  a.code[je_at] = static_cast<uint8_t>(a.code.size() - (je_at + 1));
+  a.Call(kThrow).B({0xcc});
+
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(a.code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->vaddr, call_asm);
+  EXPECT_EQ(start->cost, SiteCost::kEmulated);
+  EXPECT_EQ(start->sp_to_entry, 0x30);
+  EXPECT_FALSE(start->fallback);
+  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_SP_WORD);
+  EXPECT_EQ(plan->descriptors[start->slot].fn_sp_off, 0u);
+  EXPECT_EQ(plan->descriptors[start->slot].sp_to_entry, 0x30);
+  const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
+  ASSERT_NE(end, nullptr);
+  EXPECT_EQ(end->vaddr, call_exit) << "the NOP before it is no cheaper";
+  EXPECT_EQ(end->sp_to_entry, 0x30);
+  // One site per event: the entry / RET rows are unused.
+  EXPECT_EQ(plan->sites.size(), 4u);
+  size_t unused = 0;
+  for (const cgt_site_desc& d : plan->descriptors) unused += d.event == CGT_SE_NONE;
+  EXPECT_EQ(unused, 4u);
+
+  const PlannedSite* cb_start = SiteFor(*plan, CGT_SE_CB_START);
+  ASSERT_NE(cb_start, nullptr);
+  EXPECT_EQ(cb_start->insn.substr(0, 4), "call");
+  EXPECT_EQ(cb_start->sp_to_entry, 0x60);
+  const PlannedSite* cb_end = SiteFor(*plan, CGT_SE_CB_END);
+  ASSERT_NE(cb_end, nullptr);
+  EXPECT_EQ(cb_end->bytes_hex, "6690");  // xchg ax, ax (capstone: "nop")
+  EXPECT_EQ(cb_end->cost, SiteCost::kEmulated);
+  EXPECT_EQ(cb_end->sp_to_entry, 0x60);
+}
+
+TEST(PlanDecodedTest, Go120ShapeUsesTheOptimizableNop) {
+  Asm a;
+  a.B({0x48, 0x83, 0xec, 0x30});        // sub rsp, 0x30: single-stepped entry
+  a.B({0x48, 0x89, 0x6c, 0x24, 0x28});  // mov [rsp+0x28], rbp
+  a.B({0x48, 0x8d, 0x6c, 0x24, 0x28});  // lea rbp, [rsp+0x28]
+  a.B({0x48, 0x89, 0x04, 0x24});        // mov [rsp], rax
+  const uint64_t nop5 = a.Here();
+  a.B({0x0f, 0x1f, 0x44, 0x00, 0x00}).Call(kAsmcgocall).Call(kExitsyscall);
+  a.B({0x48, 0x8b, 0x6c, 0x24, 0x28}).B({0x48, 0x83, 0xc4, 0x30}).B({0xc3});
+
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(a.code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->vaddr, nop5);
+  EXPECT_EQ(start->cost, SiteCost::kOptimizedNop);
+  EXPECT_EQ(start->sp_to_entry, 0x30);
+}
+
+TEST(PlanDecodedTest, NoCheapSiteFallsBackAndSaysWhy) {
+  // Two CALLs to asmcgocall: neither is executed exactly once per call.
+  Asm a;
+  a.B({0x48, 0x83, 0xec, 0x30});
+  a.Call(kAsmcgocall).Call(kAsmcgocall).Call(kExitsyscall);
+  a.B({0x48, 0x83, 0xc4, 0x30}).B({0xc3});
+
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(a.code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->vaddr, kBase);
+  EXPECT_EQ(start->insn, "sub rsp, 0x30");
+  EXPECT_EQ(start->cost, SiteCost::kSingleStep);
+  EXPECT_TRUE(start->fallback);
+  EXPECT_THAT(start->not_preferred, HasSubstr("2 CALLs to runtime.asmcgocall"));
+  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_ARG0);
+  const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
+  ASSERT_NE(end, nullptr);
+  EXPECT_FALSE(end->fallback);
+  EXPECT_EQ(end->sp_to_entry, 0x30);
+}
+
+TEST(PlanDecodedTest, CallInsideALoopIsNotExactlyOnce) {
+  Asm a;
+  a.B({0x48, 0x83, 0xec, 0x30});
+  const size_t loop = a.code.size();
+  a.Call(kAsmcgocall);
+  a.B({0x75, static_cast<uint8_t>(loop - (a.code.size() + 2))});  // jne back
+  a.Call(kExitsyscall).B({0x48, 0x83, 0xc4, 0x30}).B({0xc3});
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(a.code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_TRUE(start->fallback);
+  EXPECT_THAT(start->not_preferred, HasSubstr("inside a loop"));
 }
 
 TEST(SiteTableTest, RowsFitTheCookieAndProduceEveryEvent) {
   for (Arch arch : {Arch::kX86_64, Arch::kArm64}) {
     std::span<const SiteRule> table = SiteTable(arch);
     ASSERT_LE(table.size(), static_cast<size_t>(CGT_MAX_SITE_SLOTS));
-    std::vector<int> seen(CGT_SE_MAX, 0);
+    std::vector<int> fallbacks(CGT_SE_MAX, 0);
     for (const SiteRule& r : table) {
-      ++seen[r.event];
+      if (r.where == SiteWhere::kEntry || r.where == SiteWhere::kEachReturn) ++fallbacks[r.event];
     }
     for (int e = CGT_SE_CALL_START; e < CGT_SE_MAX; ++e) {
-      EXPECT_GE(seen[e], 1) << "no site produces event " << e;
+      EXPECT_EQ(fallbacks[e], 1) << "event " << e << " needs exactly one entry/RET fallback";
     }
   }
 }
 
 TEST(SiteTableTest, CallerPcReadOnlyWithoutSymtab) {
-  const SiteRule& start = SiteTable(Arch::kX86_64)[0];
-  ASSERT_EQ(start.event, CGT_SE_CALL_START);
-  EXPECT_EQ(DescriptorFor(start, /*has_symtab=*/true).pc_from, CGT_SRC_NONE);
-  cgt_site_desc stripped = DescriptorFor(start, /*has_symtab=*/false);
+  const SiteRule& start = Rule(Arch::kX86_64, SiteWhere::kCallTo, CGT_SE_CALL_START);
+  EXPECT_EQ(DescriptorFor(start, 0x30, /*has_symtab=*/true).pc_from, CGT_SRC_NONE);
+  cgt_site_desc stripped = DescriptorFor(start, 0x30, /*has_symtab=*/false);
   EXPECT_EQ(stripped.pc_from, CGT_SRC_SP_WORD);
-  EXPECT_EQ(stripped.pc_sp_off, 0u);
-  EXPECT_EQ(stripped.fn_from, CGT_SRC_ARG0);
-  EXPECT_EQ(SiteTable(Arch::kArm64)[0].pc_from, CGT_SRC_LR);
+  EXPECT_EQ(stripped.pc_sp_off, 0x30u) << "the return address is at SP at entry";
+  EXPECT_EQ(stripped.fn_from, CGT_SRC_SP_WORD);
+  EXPECT_EQ(stripped.sp_to_entry, 0x30);
+  EXPECT_EQ(Rule(Arch::kArm64, SiteWhere::kEntry, CGT_SE_CALL_START).pc_from, CGT_SRC_LR);
 }
 
 TEST(PlanSitesTest, FixtureBinariesGetEveryRow) {
@@ -112,16 +307,21 @@ TEST(PlanSitesTest, FixtureBinariesGetEveryRow) {
     ASSERT_TRUE(plan.ok()) << plan.error().message;
     std::span<const SiteRule> table = SiteTable((*bin)->elf().arch());
     ASSERT_EQ(plan->descriptors.size(), table.size()) << name;
-    std::vector<int> per_slot(table.size(), 0);
+    std::vector<int> per_event(CGT_SE_MAX, 0);
     for (const PlannedSite& s : plan->sites) {
       ASSERT_LT(s.slot, table.size());
-      ++per_slot[s.slot];
+      EXPECT_EQ(plan->descriptors[s.slot].event, table[s.slot].event);
+      ++per_event[table[s.slot].event];
       EXPECT_TRUE((*bin)->elf().VaddrToFileOffset(s.vaddr).ok()) << name;
       EXPECT_GE(s.vaddr, s.function_entry);
+      // x86-64 builds of go1.26 need no fallback: every event has its CALL.
+      if ((*bin)->elf().arch() == Arch::kX86_64) {
+        EXPECT_FALSE(s.fallback) << name << ": " << s.why << ": " << s.not_preferred;
+        EXPECT_NE(s.cost, SiteCost::kSingleStep) << name << ": " << s.why;
+      }
     }
-    for (size_t slot = 0; slot < table.size(); ++slot) {
-      EXPECT_GE(per_slot[slot], 1) << name << " slot " << slot;
-      EXPECT_EQ(plan->descriptors[slot].event, table[slot].event);
+    for (int e = CGT_SE_CALL_START; e < CGT_SE_MAX; ++e) {
+      EXPECT_GE(per_event[e], 1) << name << " event " << e;
     }
   }
 }

@@ -3,33 +3,105 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <string>
 
 #include "binary/go_binary.h"
 
 namespace cgotrace {
 namespace {
 
-// Exact mode, entry + RET: a call is timed from runtime.cgocall's first
-// instruction to its return, so duration_ns covers entersyscall, the C call
-// and exitsyscall (any wait for a P included).
-constexpr std::array<SiteRule, 4> kX86Table = {{
-    {"runtime.cgocall", SiteWhere::kEntry, CGT_SE_CALL_START, CGT_SRC_ARG0, 0, CGT_SRC_SP_WORD, 0,
-     "call start: function entry"},
-    {"runtime.cgocall", SiteWhere::kEachReturn, CGT_SE_CALL_END, CGT_SRC_NONE, 0, CGT_SRC_NONE, 0,
-     "call end: return instruction"},
-    {"runtime.cgocallbackg", SiteWhere::kEntry, CGT_SE_CB_START, CGT_SRC_ARG0, 0, CGT_SRC_NONE, 0,
-     "callback start: function entry"},
-    {"runtime.cgocallbackg", SiteWhere::kEachReturn, CGT_SE_CB_END, CGT_SRC_NONE, 0, CGT_SRC_NONE,
-     0, "callback end: return instruction"},
+// Exact mode. A cgo call is timed from `CALL runtime.asmcgocall` to `CALL
+// runtime.exitsyscall` in runtime.cgocall: both are in every Go release
+// 1.17-1.27, in one frame (same SP), with g in R14, and both are emulated by
+// the kernel (or a 5-byte NOP before them is optimized), where the entry of
+// go1.17-go1.20's cgocall (`sub rsp`) and every RET are single-stepped (see
+// docs/performance.md). At the CALL, fn is asmcgocall's first ABI0 argument,
+// at [SP]. A callback is timed from `CALL runtime.cgocallbackg1` (fn still in
+// the argument register) to the block after it returns. The entry / RET rows
+// are the fallbacks when a binary lacks such a call.
+constexpr SiteRule kCallStartAtAsmcgocall = {"runtime.cgocall",
+                                             SiteWhere::kCallTo,
+                                             CGT_SE_CALL_START,
+                                             CGT_SRC_SP_WORD,
+                                             0,
+                                             CGT_SRC_SP_WORD,
+                                             0,
+                                             "call start: C call begins",
+                                             "runtime.asmcgocall"};
+constexpr SiteRule kCallEndAtExitsyscall = {
+    "runtime.cgocall",      SiteWhere::kCallTo,   CGT_SE_CALL_END, CGT_SRC_NONE, 0, CGT_SRC_NONE, 0,
+    "call end: C returned", "runtime.exitsyscall"};
+constexpr SiteRule kCbStartAtCallback1 = {"runtime.cgocallbackg",
+                                          SiteWhere::kCallTo,
+                                          CGT_SE_CB_START,
+                                          CGT_SRC_ARG0,
+                                          0,
+                                          CGT_SRC_NONE,
+                                          0,
+                                          "callback start: Go function called",
+                                          "runtime.cgocallbackg1"};
+constexpr SiteRule kCbEndAfterCallback1 = {"runtime.cgocallbackg",
+                                           SiteWhere::kAfterCall,
+                                           CGT_SE_CB_END,
+                                           CGT_SRC_NONE,
+                                           0,
+                                           CGT_SRC_NONE,
+                                           0,
+                                           "callback end: Go function returned",
+                                           "runtime.cgocallbackg1"};
+constexpr SiteRule kCallStartAtEntry = {"runtime.cgocall",
+                                        SiteWhere::kEntry,
+                                        CGT_SE_CALL_START,
+                                        CGT_SRC_ARG0,
+                                        0,
+                                        CGT_SRC_SP_WORD,
+                                        0,
+                                        "call start: function entry"};
+constexpr SiteRule kCallEndAtRet = {"runtime.cgocall",
+                                    SiteWhere::kEachReturn,
+                                    CGT_SE_CALL_END,
+                                    CGT_SRC_NONE,
+                                    0,
+                                    CGT_SRC_NONE,
+                                    0,
+                                    "call end: return instruction"};
+constexpr SiteRule kCbStartAtEntry = {"runtime.cgocallbackg",
+                                      SiteWhere::kEntry,
+                                      CGT_SE_CB_START,
+                                      CGT_SRC_ARG0,
+                                      0,
+                                      CGT_SRC_NONE,
+                                      0,
+                                      "callback start: function entry"};
+constexpr SiteRule kCbEndAtRet = {"runtime.cgocallbackg",
+                                  SiteWhere::kEachReturn,
+                                  CGT_SE_CB_END,
+                                  CGT_SRC_NONE,
+                                  0,
+                                  CGT_SRC_NONE,
+                                  0,
+                                  "callback end: return instruction"};
+
+constexpr std::array<SiteRule, 8> kX86Table = {{
+    kCallStartAtAsmcgocall,
+    kCallEndAtExitsyscall,
+    kCbStartAtCallback1,
+    kCbEndAfterCallback1,
+    kCallStartAtEntry,
+    kCallEndAtRet,
+    kCbStartAtEntry,
+    kCbEndAtRet,
 }};
 
-// arm64: the return address is in the link register at entry.
+// arm64: the return address is in the link register at entry; call-site
+// rows need an arm64 frame tracker, which is not written yet.
 constexpr std::array<SiteRule, 4> kArm64Table = {{
     {"runtime.cgocall", SiteWhere::kEntry, CGT_SE_CALL_START, CGT_SRC_ARG0, 0, CGT_SRC_LR, 0,
      "call start: function entry"},
-    kX86Table[1],
-    kX86Table[2],
-    kX86Table[3],
+    kCallEndAtRet,
+    kCbStartAtEntry,
+    kCbEndAtRet,
 }};
 
 static_assert(kX86Table.size() <= CGT_MAX_SITE_SLOTS && kArm64Table.size() <= CGT_MAX_SITE_SLOTS);
@@ -132,11 +204,105 @@ SiteCost ClassifyInstruction(Arch arch, std::span<const uint8_t> bytes) {
   return SiteCost::kSingleStep;
 }
 
+namespace {
+
+std::string_view Mnemonic(const InstructionInfo& insn) {
+  std::string_view t = insn.text;
+  return t.substr(0, t.find(' '));
+}
+
+bool IsNop(const InstructionInfo& insn) {
+  return Mnemonic(insn) == "nop" || insn.text == "xchg ax, ax";
+}
+
+bool IsCall(const InstructionInfo& insn) { return Mnemonic(insn) == "call"; }
+bool IsJump(const InstructionInfo& insn) { return Mnemonic(insn).starts_with('j'); }
+
+// The target of a direct x86-64 call or jump ("call 0x4810e0").
+std::optional<uint64_t> DirectTarget(const InstructionInfo& insn) {
+  if (!IsCall(insn) && !IsJump(insn)) {
+    return std::nullopt;
+  }
+  std::string_view t = insn.text;
+  auto sp = t.find(' ');
+  if (sp == std::string_view::npos || t.substr(sp + 1, 2) != "0x") {
+    return std::nullopt;
+  }
+  std::string_view hex = t.substr(sp + 3);
+  if (hex.empty() || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(std::string(hex), nullptr, 16);
+}
+
+bool ChangesSp(const InstructionInfo& insn) {
+  std::string_view m = Mnemonic(insn);
+  std::string_view t = insn.text;
+  return m == "push" || m == "pop" || m == "ret" || m == "leave" || m == "pushfq" || m == "popfq" ||
+         (t.find(" rsp,") != std::string_view::npos && m != "cmp" && m != "test");
+}
+
+uint64_t Imm(std::string_view t) {
+  auto pos = t.rfind("0x");
+  return pos == std::string_view::npos ? 0
+                                       : std::stoull(std::string(t.substr(pos + 2)), nullptr, 16);
+}
+
+// SP at the function's entry minus SP at instruction `site`, following the Go
+// prologue (optional stack-bound check, push rbp / sub rsp / frame-pointer
+// setup). Error if anything between the prologue and the site moves SP.
+Result<int32_t> X86FrameAt(std::span<const InstructionInfo> insns, size_t site) {
+  size_t k = 0;
+  if (insns.size() > 1 && insns[0].text.starts_with("cmp rsp, qword ptr [r14") &&
+      IsJump(insns[1])) {
+    k = 2;
+  }
+  int64_t frame = 0;
+  for (; k < site; ++k) {
+    const std::string& t = insns[k].text;
+    if (t == "push rbp") {
+      frame += 8;
+    } else if (t.starts_with("sub rsp, 0x")) {
+      frame += static_cast<int64_t>(Imm(t));
+    } else if (t == "mov rbp, rsp" ||
+               (t.starts_with("mov qword ptr [rsp + ") && t.ends_with("], rbp")) ||
+               t.starts_with("lea rbp, [rsp + ")) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  for (; k < site; ++k) {
+    if (ChangesSp(insns[k])) {
+      return MakeError("SP changes at {:#x} ({}) before the site", insns[k].vaddr, insns[k].text);
+    }
+  }
+  if (frame > (1 << 20)) {
+    return MakeError("frame of {} bytes is implausible", frame);
+  }
+  return static_cast<int32_t>(frame);
+}
+
+int CostRank(SiteCost c) {
+  switch (c) {
+    case SiteCost::kOptimizedNop:
+      return 0;
+    case SiteCost::kEmulated:
+      return 1;
+    case SiteCost::kSingleStep:
+      return 2;
+  }
+  return 3;
+}
+
+}  // namespace
+
 Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint32_t slot,
                                            uint64_t entry, std::span<const uint8_t> code,
-                                           std::span<const InstructionInfo> insns) {
+                                           std::span<const InstructionInfo> insns,
+                                           const CalleeNamer& namer) {
   std::vector<PlannedSite> out;
-  auto place = [&](const InstructionInfo& insn) {
+  auto make = [&](const InstructionInfo& insn, int32_t sp_to_entry) {
     std::span<const uint8_t> bytes = code.subspan(insn.vaddr - entry, insn.size);
     PlannedSite s;
     s.slot = slot;
@@ -147,21 +313,92 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
     s.bytes_hex = HexBytes(bytes);
     s.cost = ClassifyInstruction(arch, bytes);
     s.why = std::string(rule.why);
-    out.push_back(std::move(s));
+    s.sp_to_entry = sp_to_entry;
+    return s;
   };
   switch (rule.where) {
     case SiteWhere::kEntry:
       if (!insns.empty() && insns.front().vaddr == entry) {
-        place(insns.front());
+        out.push_back(make(insns.front(), 0));
       }
       break;
     case SiteWhere::kEachReturn:
       for (const InstructionInfo& insn : insns) {
         if (insn.is_return) {
-          place(insn);
+          out.push_back(make(insn, 0));
         }
       }
       break;
+    case SiteWhere::kCallTo:
+    case SiteWhere::kAfterCall: {
+      if (arch != Arch::kX86_64) {
+        return MakeError("{}: call-site rules are planned on x86-64 only", rule.function);
+      }
+      std::vector<size_t> calls;
+      std::vector<uint64_t> jump_targets;
+      for (size_t i = 0; i < insns.size(); ++i) {
+        auto target = DirectTarget(insns[i]);
+        if (target && IsCall(insns[i]) && namer(*target) == rule.callee) {
+          calls.push_back(i);
+        }
+        if (target && IsJump(insns[i])) {
+          jump_targets.push_back(*target);
+        }
+      }
+      if (calls.size() != 1) {
+        return MakeError("{} has {} CALLs to {} (one is needed)", rule.function, calls.size(),
+                         rule.callee);
+      }
+      const size_t c = calls.front();
+      for (size_t i = 0; i < insns.size(); ++i) {
+        auto target = DirectTarget(insns[i]);
+        if (target && IsJump(insns[i]) && *target <= insns[c].vaddr &&
+            insns[i].vaddr >= insns[c].vaddr) {
+          return MakeError("the CALL to {} at {:#x} is inside a loop", rule.callee, insns[c].vaddr);
+        }
+      }
+      auto frame = X86FrameAt(insns, c);
+      if (!frame) {
+        return MakeError("{}: {}", rule.function, frame.error().message);
+      }
+      auto is_target = [&](uint64_t vaddr) {
+        return std::find(jump_targets.begin(), jump_targets.end(), vaddr) != jump_targets.end();
+      };
+      // Candidates execute exactly once whenever the anchor does.
+      std::vector<size_t> window;
+      if (rule.where == SiteWhere::kCallTo) {
+        window.push_back(c);
+        for (size_t k = c; k > 0 && IsNop(insns[k - 1]) && !is_target(insns[k].vaddr); --k) {
+          window.push_back(k - 1);
+        }
+      } else {
+        for (size_t k = c + 1; k < insns.size(); ++k) {
+          const InstructionInfo& insn = insns[k];
+          if ((k > c + 1 && is_target(insn.vaddr)) || insn.is_return || ChangesSp(insn) ||
+              Mnemonic(insn) == "int3") {
+            break;
+          }
+          window.push_back(k);
+          if (IsCall(insn) || IsJump(insn)) {
+            break;
+          }
+        }
+        if (window.empty()) {
+          return MakeError("no instruction after the CALL to {} at {:#x}", rule.callee,
+                           insns[c].vaddr);
+        }
+      }
+      // Cheapest; on a tie the one nearest the anchor.
+      std::optional<PlannedSite> best;
+      for (size_t k : window) {
+        PlannedSite s = make(insns[k], *frame);
+        if (!best || CostRank(s.cost) < CostRank(best->cost)) {
+          best = std::move(s);
+        }
+      }
+      out.push_back(std::move(*best));
+      break;
+    }
   }
   if (out.empty()) {
     return MakeError("{} at {:#x}: no instruction for site rule \"{}\"", rule.function, entry,
@@ -170,7 +407,7 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
   return out;
 }
 
-cgt_site_desc DescriptorFor(const SiteRule& rule, bool has_symtab) {
+cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_symtab) {
   cgt_site_desc d{};
   d.event = static_cast<cgt_u8>(rule.event);
   d.g_from = CGT_G_REGISTER;
@@ -181,28 +418,71 @@ cgt_site_desc DescriptorFor(const SiteRule& rule, bool has_symtab) {
   if (!has_symtab) {
     d.pc_from = static_cast<cgt_u8>(rule.pc_from);
     d.pc_sp_off = rule.pc_sp_off;
+    if (rule.pc_from == CGT_SRC_SP_WORD) {
+      d.pc_sp_off += static_cast<uint32_t>(sp_to_entry);
+    }
   }
-  d.sp_to_entry = 0;
+  d.sp_to_entry = sp_to_entry;
   return d;
 }
 
-Result<SitePlan> PlanSites(const GoBinary& bin) {
-  const ElfFile& elf = bin.elf();
-  std::span<const SiteRule> table = SiteTable(elf.arch());
+Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
+                             std::span<const DecodedFunction> functions, const CalleeNamer& namer,
+                             bool has_symtab, bool entry_ret_only) {
   SitePlan plan;
   plan.descriptors.resize(table.size());
+  std::vector<bool> event_done(CGT_SE_MAX, false);
   for (uint32_t slot = 0; slot < table.size(); ++slot) {
-    const SiteRule& rule = table[slot];
-    const ProbedFunction* fn = nullptr;
-    for (const ProbedFunction* f : {&bin.cgocall(), &bin.cgocallback()}) {
-      if (f->name == rule.function) {
-        fn = f;
+    const cgt_site_event event = table[slot].event;
+    if (event_done[event]) {
+      continue;  // an alternative that lost to an earlier row
+    }
+    std::string reasons;
+    for (uint32_t alt = slot; alt < table.size(); ++alt) {
+      const SiteRule& rule = table[alt];
+      if (rule.event != event || (entry_ret_only && rule.where != SiteWhere::kEntry &&
+                                  rule.where != SiteWhere::kEachReturn)) {
+        continue;
       }
+      const DecodedFunction* fn = nullptr;
+      for (const DecodedFunction& f : functions) {
+        if (f.name == rule.function) {
+          fn = &f;
+        }
+      }
+      if (fn == nullptr) {
+        return MakeError("site table names {}, which was not decoded", rule.function);
+      }
+      auto sites = PlaceRule(arch, rule, alt, fn->entry, fn->code, fn->insns, namer);
+      if (!sites) {
+        reasons += reasons.empty() ? "" : "; ";
+        reasons += sites.error().message;
+        continue;
+      }
+      for (PlannedSite& s : *sites) {
+        s.fallback = !reasons.empty();
+        s.not_preferred = reasons;
+      }
+      plan.descriptors[alt] = DescriptorFor(rule, sites->front().sp_to_entry, has_symtab);
+      plan.sites.insert(plan.sites.end(), sites->begin(), sites->end());
+      event_done[event] = true;
+      break;
     }
-    if (fn == nullptr) {
-      return MakeError("{}: site table names {}, which cgotrace does not analyze", elf.path(),
-                       rule.function);
+    if (!event_done[event]) {
+      return MakeError("no probe site for \"{}\": {}", table[slot].why, reasons);
     }
+  }
+  return plan;
+}
+
+Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only) {
+  const ElfFile& elf = bin.elf();
+  CalleeNamer namer = [&bin](uint64_t target) -> std::string {
+    const GoFunc* f = bin.pclntab().FuncAt(target);
+    return f != nullptr && f->entry == target ? f->name : "";
+  };
+  std::vector<DecodedFunction> functions;
+  for (const ProbedFunction* fn : {&bin.cgocall(), &bin.cgocallback()}) {
     auto code = elf.ReadVaddr(fn->entry, fn->size);
     if (!code) {
       return MakeError("{}: cannot read {} at {:#x}: {}", elf.path(), fn->name, fn->entry,
@@ -212,12 +492,12 @@ Result<SitePlan> PlanSites(const GoBinary& bin) {
     if (!insns) {
       return MakeError("{}: {}: {}", elf.path(), fn->name, insns.error().message);
     }
-    auto sites = PlaceRule(elf.arch(), rule, slot, fn->entry, *code, *insns);
-    if (!sites) {
-      return MakeError("{}: {}", elf.path(), sites.error().message);
-    }
-    plan.descriptors[slot] = DescriptorFor(rule, bin.has_symtab());
-    plan.sites.insert(plan.sites.end(), sites->begin(), sites->end());
+    functions.push_back(DecodedFunction{fn->name, fn->entry, *code, std::move(*insns)});
+  }
+  auto plan = PlanDecoded(elf.arch(), SiteTable(elf.arch()), functions, namer, bin.has_symtab(),
+                          entry_ret_only);
+  if (!plan) {
+    return MakeError("{}: {}", elf.path(), plan.error().message);
   }
   return plan;
 }

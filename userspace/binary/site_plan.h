@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,12 @@ class GoBinary;
 enum class SiteWhere {
   kEntry,       // the first instruction
   kEachReturn,  // every RET (never uretprobes on Go code: golang/go#22008)
+  // The one CALL to `callee` in the function, or an equivalent NOP right
+  // before it (same SP, same registers and memory) if that is cheaper.
+  kCallTo,
+  // The cheapest instruction of the straight-line block that follows the one
+  // CALL to `callee` (each is executed exactly once when the call returns).
+  kAfterCall,
 };
 
 // One row of the site table.
@@ -41,18 +48,29 @@ struct SiteRule {
   std::string_view function;  // runtime function probed, "runtime.cgocall"
   SiteWhere where = SiteWhere::kEntry;
   cgt_site_event event = CGT_SE_NONE;
-  // Where the call's fn argument is at the site (start sites only).
+  // Where the call's fn argument is at the site (start sites only);
+  // CGT_SRC_SP_WORD offsets are from SP at the site.
   cgt_value_source fn_from = CGT_SRC_NONE;
   uint32_t fn_sp_off = 0;
   // Where the Go caller's PC is (start sites of calls only). Read only in
   // binaries without .symtab, where it is the only way to name the call.
+  // CGT_SRC_SP_WORD offsets are from SP at the function's entry (where the
+  // return address is), whatever the site.
   cgt_value_source pc_from = CGT_SRC_NONE;
   uint32_t pc_sp_off = 0;
-  std::string_view why;  // shown by `inspect`
+  std::string_view why;     // shown by `inspect`
+  std::string_view callee;  // kCallTo / kAfterCall: "runtime.asmcgocall"
 };
 
 // The rows for `arch`, in slot order (slot = index, < CGT_MAX_SITE_SLOTS).
+// Rows producing the same event are alternatives in order of preference:
+// the planner uses the first that can be placed in the binary, and the rest
+// get no sites (their descriptors say CGT_SE_NONE). The last alternative of
+// each event is the entry / RET fallback, which every Go function has.
 std::span<const SiteRule> SiteTable(Arch arch);
+
+// Names the function at a call target (link-time address); "" if unknown.
+using CalleeNamer = std::function<std::string(uint64_t target)>;
 
 // What a uprobe on an instruction costs on the running kernel (Linux 6.18,
 // arch/x86/kernel/uprobes.c; arch/arm64/kernel/probes/decode-insn.c).
@@ -76,6 +94,9 @@ struct PlannedSite {
   std::string bytes_hex;  // "55"
   SiteCost cost = SiteCost::kSingleStep;
   std::string why;
+  int32_t sp_to_entry = 0;    // SP at function entry - SP here
+  bool fallback = false;      // a later alternative: the preferred row did not place
+  std::string not_preferred;  // why the preferred alternatives were not used
 };
 
 // What the tracer loads for one binary: the sites to attach and one BPF
@@ -86,16 +107,39 @@ struct SitePlan {
 };
 
 // Places `rule` (row `slot`) in one decoded function. `code` holds the
-// function's bytes from `entry`; `insns` its decoded instructions. Error if
-// the rule finds no instruction (a function without RET).
+// function's bytes from `entry`; `insns` its decoded instructions; `namer`
+// names call targets. Error, saying why, if the rule cannot be placed: no
+// RET, no CALL to the callee or more than one, the CALL inside a loop, or a
+// frame whose SP cannot be followed from the entry (x86-64 only: on arm64
+// call-site rules never place and the entry / RET rows are used).
 Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint32_t slot,
                                            uint64_t entry, std::span<const uint8_t> code,
-                                           std::span<const InstructionInfo> insns);
+                                           std::span<const InstructionInfo> insns,
+                                           const CalleeNamer& namer);
 
-// The BPF descriptor of `rule` for a binary with or without .symtab.
-cgt_site_desc DescriptorFor(const SiteRule& rule, bool has_symtab);
+// The BPF descriptor of `rule` placed with `sp_to_entry`, for a binary with
+// or without .symtab.
+cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_symtab);
+
+// One decoded function the planner places rules in.
+struct DecodedFunction {
+  std::string name;  // "runtime.cgocall"
+  uint64_t entry = 0;
+  std::span<const uint8_t> code;
+  std::vector<InstructionInfo> insns;
+};
+
+// Plans `table` over `functions` (every function the table names): per
+// event, the first alternative that places; PlannedSite::fallback and
+// not_preferred say when and why a preferred row was not used. Error if
+// some event has no placeable row.
+// With `entry_ret_only`, rows other than kEntry / kEachReturn are skipped
+// (the benchmark's naive floor).
+Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
+                             std::span<const DecodedFunction> functions, const CalleeNamer& namer,
+                             bool has_symtab, bool entry_ret_only = false);
 
 // Plans every row of the site table for `bin`. Errors name the binary.
-Result<SitePlan> PlanSites(const GoBinary& bin);
+Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only = false);
 
 }  // namespace cgotrace

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "binary/go_binary.h"
+#include "binary/site_plan.h"
 #include "commands.h"
 #include "common.h"
 #include "trace/process.h"
@@ -64,6 +65,42 @@ void PrintOffsets(const RuntimeOffsets& off) {
   }
 }
 
+const char* EventName(cgt_site_event event) {
+  switch (event) {
+    case CGT_SE_CALL_START:
+      return "call start";
+    case CGT_SE_CALL_END:
+      return "call end";
+    case CGT_SE_CB_START:
+      return "callback start";
+    case CGT_SE_CB_END:
+      return "callback end";
+    default:
+      return "-";
+  }
+}
+
+// The sites `trace`, `stat`, `record` and `exporter` attach, with each
+// instruction's kernel path: what a probe hit costs the target.
+void PrintPlan(const GoBinary& b) {
+  auto plan = PlanSites(b);
+  if (!plan) {
+    fmt::print("site plan:    {}\n", plan.error().message);
+    return;
+  }
+  fmt::print("site plan (exact mode):\n");
+  for (const PlannedSite& s : plan->sites) {
+    const cgt_site_desc& d = plan->descriptors[s.slot];
+    fmt::print("  {:<15} 0x{:x}  {}+0x{:<5x} {:<24} {:<12} {}{}\n",
+               EventName(static_cast<cgt_site_event>(d.event)), s.vaddr, s.function,
+               s.vaddr - s.function_entry, s.insn, SiteCostName(s.cost), SiteKernelPath(s.cost),
+               s.fallback ? " (fallback)" : "");
+    if (s.fallback) {
+      fmt::print("    fallback because: {}\n", s.not_preferred);
+    }
+  }
+}
+
 int RunInspect(const std::string& target) {
   std::string path = target;
   if (IsPid(target)) {
@@ -99,6 +136,7 @@ int RunInspect(const std::string& target) {
   fmt::print("probe sites:\n");
   PrintFunction(b.elf(), b.cgocall());
   PrintFunction(b.elf(), b.cgocallback());
+  PrintPlan(b);
   std::vector<std::string> cfuncs;
   for (const GoFunc& f : b.pclntab().funcs()) {
     if (CgoSymbol s = ParseCgoSymbol(f.name); s.kind == CgoSymbolKind::kCall) {

@@ -12,6 +12,7 @@ struct TraceFlags {
   std::string format = "text";
   std::string output;
   bool empty_probes = false;
+  bool entry_ret_sites = false;
   bool call_stacks = false;
 };
 
@@ -25,6 +26,7 @@ int RunTrace(const TraceFlags& flags) {
     return Fail(opts.error());
   }
   opts->tracer.empty_probes = flags.empty_probes;
+  opts->tracer.entry_ret_sites = flags.entry_ret_sites;
   opts->tracer.call_stacks = flags.call_stacks;
   auto out = Output::Open(flags.output);
   if (!out) {
@@ -66,6 +68,9 @@ void RegisterTrace(CLI::App* app, std::function<int()>* run) {
                 "Add each call's Go call stack (innermost first) to jsonl events");
   sub->add_flag("--empty-probes", flags->empty_probes,
                 "Benchmark only: attach do-nothing probes at the same sites (kernel floor)");
+  sub->add_flag("--entry-ret-sites", flags->entry_ret_sites,
+                "Benchmark only: probe function entries and every RET instead of the planned "
+                "sites (the naive floor with --empty-probes)");
   sub->callback([flags, run] { *run = [flags] { return RunTrace(*flags); }; });
   SetCommandSink(sub, &flags->targets.command);
 }

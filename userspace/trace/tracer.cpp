@@ -50,6 +50,7 @@ struct Tracer::Impl {
   std::vector<Binary> binaries;
   EventDecoder decoder;
   Attachments links;
+  bool entry_ret_sites = false;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
 };
@@ -66,7 +67,9 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
   if (!obj) {
     return obj.error();
   }
-  return std::unique_ptr<Tracer>(new Tracer(std::make_unique<Impl>(std::move(*obj))));
+  auto impl = std::make_unique<Impl>(std::move(*obj));
+  impl->entry_ret_sites = options.entry_ret_sites;
+  return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
 }
 
 Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
@@ -91,7 +94,7 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   if (!cfg) {
     return cfg.error();
   }
-  auto plan = PlanSites(**bin);
+  auto plan = PlanSites(**bin, entry_ret_sites);
   if (!plan) {
     return plan.error();
   }
