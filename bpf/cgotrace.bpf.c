@@ -60,6 +60,13 @@ struct {
 } inflight SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgt_task_state);
+} task_state SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGT_STAT_MAX);
 	__type(key, __u32);
@@ -264,6 +271,119 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 	stat_inc(CGT_STAT_EVENTS);
 }
 
+static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid, __u32 tid,
+				 __u64 start_ns, __u64 fn, __u64 caller_pc, __u64 load_bias,
+				 __u64 goid, __u32 depth, __u32 stack_id)
+{
+	struct cgt_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	__u64 flags;
+
+	if (!ev) {
+		stat_inc(CGT_STAT_LOST_RINGBUF);
+		return;
+	}
+	ev->start_ns = start_ns;
+	ev->duration_ns = now - start_ns;
+	ev->fn = fn;
+	ev->caller_pc = caller_pc;
+	ev->load_bias = load_bias;
+	ev->goid = goid;
+	ev->pid = pid;
+	ev->tid = tid;
+	ev->stack_depth = depth;
+	ev->binary = binary;
+	ev->kind = kind;
+	ev->pad0 = 0;
+	ev->stack_id = stack_id;
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(ev, flags);
+	stat_inc(CGT_STAT_EVENTS);
+}
+
+/* Start of an event whose end runs on the same thread: push a frame. */
+static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 binary, __u32 kind,
+					  const struct cgt_binary_config *cfg,
+					  const struct cgt_site_desc *site)
+{
+	struct cgt_task_state *st;
+	struct cgt_task_frame *f;
+	__u64 goid, bias;
+	__u32 depth;
+
+	stat_inc(CGT_STAT_ENTRIES);
+	if (read_goroutine(ctx, cfg, site, &goid, &depth)) {
+		stat_inc(CGT_STAT_READ_FAIL);
+		return;
+	}
+	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	if (st->top >= CGT_TASK_FRAMES)
+		stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
+	f = &st->frames[st->top & (CGT_TASK_FRAMES - 1)];
+	bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
+	f->load_bias = bias;
+	f->fn = read_value(ctx, site->fn_from, site->fn_sp_off) - bias;
+	f->caller_pc = 0;
+	if (site->pc_from != CGT_SRC_NONE)
+		f->caller_pc = read_value(ctx, site->pc_from, site->pc_sp_off) - bias;
+	f->g = CGT_REG_G(ctx);
+	f->goid = goid;
+	f->depth = depth;
+	f->kind = kind;
+	f->stack_id = CGT_NO_STACK;
+	if (capture_stacks && kind == CGT_EV_CALL) {
+		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+		if (id >= 0)
+			f->stack_id = (__u32)id;
+		else
+			stat_inc(CGT_STAT_STACK_FAIL);
+	}
+	f->start_ns = bpf_ktime_get_ns();
+	st->top++;
+	if (kind == CGT_EV_CALL)
+		in_cgo_add(binary, 1);
+}
+
+/* End of an event started on this thread: pop its frame. Frames above it
+ * whose end never ran (a panic unwinding a callback through C) are dropped. */
+static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind)
+{
+	struct cgt_task_state *st;
+	struct cgt_task_frame *f;
+	__u64 g = CGT_REG_G(ctx);
+	__u32 top, pid, tid, i;
+
+	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (!st) {
+		stat_inc(CGT_STAT_NO_ENTRY);
+		return;
+	}
+	top = st->top;
+	for (i = 0; i < CGT_TASK_FRAMES; i++) {
+		if (top == 0)
+			break;
+		f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
+		top--;
+		if (f->g != g || f->kind != kind) {
+			stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
+			continue;
+		}
+		st->top = top;
+		if (kind == CGT_EV_CALL)
+			in_cgo_add(binary, -1);
+		current_ids(&pid, &tid);
+		emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias,
+		     f->goid, f->depth, f->stack_id);
+		return;
+	}
+	/* No frame of this goroutine: leave the others for their own ends. */
+	stat_inc(CGT_STAT_NO_ENTRY);
+}
+
 SEC("uprobe")
 int cgt_site(cgt_regs *ctx)
 {
@@ -276,6 +396,25 @@ int cgt_site(cgt_regs *ctx)
 
 	if (!cfg || !site)
 		return 0;
+	if (site->flags & CGT_SITE_F_TASK) {
+		switch (site->event) {
+		case CGT_SE_CALL_START:
+			on_task_start(ctx, cookie, binary, CGT_EV_CALL, cfg, site);
+			break;
+		case CGT_SE_CB_START:
+			on_task_start(ctx, cookie, binary, CGT_EV_CALLBACK, cfg, site);
+			break;
+		case CGT_SE_CALL_END:
+			on_task_end(ctx, now, binary, CGT_EV_CALL);
+			break;
+		case CGT_SE_CB_END:
+			on_task_end(ctx, now, binary, CGT_EV_CALLBACK);
+			break;
+		default:
+			break;
+		}
+		return 0;
+	}
 	switch (site->event) {
 	case CGT_SE_CALL_START:
 		on_start(ctx, cookie, binary, CGT_EV_CALL, cfg, site);

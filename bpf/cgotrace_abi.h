@@ -116,8 +116,45 @@ struct cgt_site_desc {
 	cgt_u8 fn_from;	     /* enum cgt_value_source: the call's fn argument */
 	cgt_u8 pc_from;	     /* enum cgt_value_source: the Go caller's PC; NONE = not read */
 	cgt_s32 sp_to_entry; /* SP at the function's entry - SP here, bytes */
-	cgt_u32 fn_sp_off;   /* CGT_SRC_SP_WORD offset for fn */
-	cgt_u32 pc_sp_off;   /* CGT_SRC_SP_WORD offset for the caller PC */
+	cgt_u16 fn_sp_off;   /* CGT_SRC_SP_WORD offset for fn */
+	cgt_u16 pc_sp_off;   /* CGT_SRC_SP_WORD offset for the caller PC */
+	cgt_u32 flags;	     /* CGT_SITE_F_* */
+};
+
+/*
+ * The event's start and end sites run on one thread (the CALLs around the C
+ * call, where the goroutine is locked to its M): in-flight state lives in the
+ * thread's task storage (`task_state`), pushed at the start and popped at the
+ * end without a hash-map operation or a user-memory read at the end, and
+ * freed by the kernel when the thread exits, so a killed process leaves
+ * nothing behind. Without the flag (entry / RET sites, where exitsyscall may
+ * move the goroutine to another thread) the `inflight` hash keyed by
+ * goroutine is used.
+ */
+#define CGT_SITE_F_TASK 1u
+
+/* In-flight frames per thread: nesting depth of cgo calls and callbacks on
+ * one thread (C -> Go -> C ...). Deeper nesting overwrites the oldest frame
+ * (counted as CGT_STAT_INFLIGHT_OVERFLOW). Power of two. */
+#define CGT_TASK_FRAMES 8
+
+struct cgt_task_frame {
+	cgt_u64 start_ns;
+	cgt_u64 fn;
+	cgt_u64 caller_pc;
+	cgt_u64 load_bias;
+	cgt_u64 g; /* g register at the start: the end must see the same goroutine */
+	cgt_u64 goid;
+	cgt_u32 depth;
+	cgt_u32 stack_id;
+	cgt_u32 kind; /* enum cgt_event_kind */
+	cgt_u32 pad;
+};
+
+struct cgt_task_state {
+	cgt_u32 top; /* frames pushed and not popped; frames[(top - 1) % N] is the newest */
+	cgt_u32 pad;
+	struct cgt_task_frame frames[CGT_TASK_FRAMES];
 };
 
 /*
@@ -195,13 +232,14 @@ struct cgt_inflight {
 
 /* Counters in the per-CPU `stats` array map; userspace sums CPUs. */
 enum cgt_stat {
-	CGT_STAT_EVENTS = 0,	   /* events written to the ring buffer */
-	CGT_STAT_LOST_RINGBUF = 1, /* ring buffer full: event dropped */
-	CGT_STAT_NO_ENTRY = 2,	   /* an end without a recorded start */
-	CGT_STAT_READ_FAIL = 3,	   /* reading g from user memory failed */
-	CGT_STAT_ENTRIES = 4,	   /* start site hits */
-	CGT_STAT_STACK_FAIL = 5,   /* call stack not captured (map full, hash collision) */
-	CGT_STAT_MAX = 6,
+	CGT_STAT_EVENTS = 0,		/* events written to the ring buffer */
+	CGT_STAT_LOST_RINGBUF = 1,	/* ring buffer full: event dropped */
+	CGT_STAT_NO_ENTRY = 2,		/* an end without a recorded start */
+	CGT_STAT_READ_FAIL = 3,		/* reading g from user memory failed */
+	CGT_STAT_ENTRIES = 4,		/* start site hits */
+	CGT_STAT_STACK_FAIL = 5,	/* call stack not captured (map full, hash collision) */
+	CGT_STAT_INFLIGHT_OVERFLOW = 6, /* in-flight frame overwritten or skipped as stale */
+	CGT_STAT_MAX = 7,
 };
 /* NOLINTEND(modernize-use-using,modernize-macro-to-enum) */
 
@@ -213,7 +251,10 @@ CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, kind) == 64, "cgt_event.kind");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, stack_id) == 68, "cgt_event.stack_id");
 CGT_STATIC_ASSERT(sizeof(struct cgt_site_desc) == 16, "cgt_site_desc");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_site_desc, sp_to_entry) == 4, "cgt_site_desc.sp");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_site_desc, flags) == 12, "cgt_site_desc.flags");
 CGT_STATIC_ASSERT(sizeof(struct cgt_binary_config) == 16, "cgt_binary_config");
+CGT_STATIC_ASSERT(sizeof(struct cgt_task_frame) == 64, "cgt_task_frame");
+CGT_STATIC_ASSERT((CGT_TASK_FRAMES & (CGT_TASK_FRAMES - 1)) == 0, "CGT_TASK_FRAMES: power of 2");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 40, "cgt_inflight");
 /* The cookie holds the binary index and slot in 8 bits each. */

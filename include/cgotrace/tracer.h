@@ -46,6 +46,9 @@ struct TracerStats {
   uint64_t read_fail = 0;   // g unreadable
   uint64_t entries = 0;     // entry probe hits
   uint64_t stack_fail = 0;  // calls whose stack could not be captured
+  // Per-thread in-flight frames overwritten (nesting deeper than 8) or
+  // dropped because their end never ran (a panic unwinding through C).
+  uint64_t inflight_overflow = 0;
 };
 
 // One traced executable, for the exporter's per-binary gauges.

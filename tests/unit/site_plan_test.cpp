@@ -196,6 +196,9 @@ TEST(PlanDecodedTest, Go126ShapeUsesTheEmulatedCalls) {
   const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
   ASSERT_NE(end, nullptr);
   EXPECT_EQ(end->vaddr, call_exit) << "the NOP before it is no cheaper";
+  // Both inside the frame, around the C call: per-thread in-flight state.
+  EXPECT_EQ(plan->descriptors[start->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
+  EXPECT_EQ(plan->descriptors[end->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
   EXPECT_EQ(end->sp_to_entry, 0x30);
   // One site per event: the entry / RET rows are unused.
   EXPECT_EQ(plan->sites.size(), 4u);
@@ -256,6 +259,13 @@ TEST(PlanDecodedTest, NoCheapSiteFallsBackAndSaysWhy) {
   ASSERT_NE(end, nullptr);
   EXPECT_FALSE(end->fallback);
   EXPECT_EQ(end->sp_to_entry, 0x30);
+  // The entry start may run on another thread than a RET end would, and a
+  // mixed pair is keyed by goroutine: no per-thread state for either.
+  EXPECT_EQ(plan->descriptors[start->slot].flags & CGT_SITE_F_TASK, 0u);
+  EXPECT_EQ(plan->descriptors[end->slot].flags & CGT_SITE_F_TASK, 0u);
+  const PlannedSite* cb_start = SiteFor(*plan, CGT_SE_CB_START);
+  ASSERT_NE(cb_start, nullptr);
+  EXPECT_EQ(plan->descriptors[cb_start->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
 }
 
 TEST(PlanDecodedTest, CallInsideALoopIsNotExactlyOnce) {

@@ -277,7 +277,8 @@ Result<int32_t> X86FrameAt(std::span<const InstructionInfo> insns, size_t site) 
       return MakeError("SP changes at {:#x} ({}) before the site", insns[k].vaddr, insns[k].text);
     }
   }
-  if (frame > (1 << 20)) {
+  // The descriptor's SP offsets are 16-bit (cgt_site_desc).
+  if (frame > 0xfff0) {
     return MakeError("frame of {} bytes is implausible", frame);
   }
   return static_cast<int32_t>(frame);
@@ -412,14 +413,14 @@ cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_
   d.event = static_cast<cgt_u8>(rule.event);
   d.g_from = CGT_G_REGISTER;
   d.fn_from = static_cast<cgt_u8>(rule.fn_from);
-  d.fn_sp_off = rule.fn_sp_off;
+  d.fn_sp_off = static_cast<cgt_u16>(rule.fn_sp_off);
   // The caller's PC costs a user-memory read per call on x86-64; with
   // .symtab the trampoline's own symbol names the call.
   if (!has_symtab) {
     d.pc_from = static_cast<cgt_u8>(rule.pc_from);
-    d.pc_sp_off = rule.pc_sp_off;
+    d.pc_sp_off = static_cast<cgt_u16>(rule.pc_sp_off);
     if (rule.pc_from == CGT_SRC_SP_WORD) {
-      d.pc_sp_off += static_cast<uint32_t>(sp_to_entry);
+      d.pc_sp_off = static_cast<cgt_u16>(d.pc_sp_off + sp_to_entry);
     }
   }
   d.sp_to_entry = sp_to_entry;
@@ -470,6 +471,28 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
     }
     if (!event_done[event]) {
       return MakeError("no probe site for \"{}\": {}", table[slot].why, reasons);
+    }
+  }
+  // A start and its end both at CALLs inside the function run on one thread
+  // (the goroutine is locked to its M around the C call and inside a
+  // callback): their in-flight state can be per thread.
+  for (auto [start, end] :
+       {std::pair{CGT_SE_CALL_START, CGT_SE_CALL_END}, std::pair{CGT_SE_CB_START, CGT_SE_CB_END}}) {
+    auto in_frame = [&](cgt_site_event e) {
+      for (uint32_t slot = 0; slot < table.size(); ++slot) {
+        if (plan.descriptors[slot].event == e) {
+          return table[slot].where == SiteWhere::kCallTo ||
+                 table[slot].where == SiteWhere::kAfterCall;
+        }
+      }
+      return false;
+    };
+    if (in_frame(start) && in_frame(end)) {
+      for (cgt_site_desc& d : plan.descriptors) {
+        if (d.event == start || d.event == end) {
+          d.flags |= CGT_SITE_F_TASK;
+        }
+      }
     }
   }
   return plan;

@@ -197,6 +197,7 @@ TracerStats Tracer::Stats() const {
   out.read_fail = o.Counter(CGT_STAT_READ_FAIL);
   out.entries = o.Counter(CGT_STAT_ENTRIES);
   out.stack_fail = o.Counter(CGT_STAT_STACK_FAIL);
+  out.inflight_overflow = o.Counter(CGT_STAT_INFLIGHT_OVERFLOW);
   return out;
 }
 
