@@ -16,6 +16,7 @@ struct ExporterFlags {
   std::string rescan = "2s";
   int max_functions = 200;
   bool keep_caps = false;
+  bool call_stacks = false;
   bool verbose = false;
 };
 
@@ -53,6 +54,8 @@ int RunExporter(const ExporterFlags& flags) {
   opts.max_functions = static_cast<size_t>(flags.max_functions);
   opts.drop_capabilities = !flags.keep_caps;
   opts.tracer.verbose = flags.verbose;
+  opts.tracer.call_stacks = flags.call_stacks;
+  opts.tool_version = CGOTRACE_VERSION;
 
   Exporter::InstallSignalHandlers();
   auto exporter = Exporter::Start(opts);
@@ -85,6 +88,8 @@ void RegisterExporter(CLI::App* app, std::function<int()>* run) {
                   "(default 200)");
   sub->add_flag("--keep-caps", flags->keep_caps,
                 "Do not drop capabilities after attaching (debugging only)");
+  sub->add_flag("--call-stacks", flags->call_stacks,
+                "Capture Go call stacks, so /debug/pprof/cgo profiles show the Go callers");
   sub->add_flag("-v,--verbose", flags->verbose, "Show libbpf and verifier messages");
   sub->footer("Metrics and deployment: docs/exporter.md");
   sub->callback([flags, run] { *run = [flags] { return RunExporter(*flags); }; });

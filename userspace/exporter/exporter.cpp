@@ -18,6 +18,7 @@
 #include <prometheus/exposer.h>
 
 #include "cgotrace/session.h"
+#include "exporter/exporter_pprof.h"
 
 namespace cgotrace {
 namespace {
@@ -130,6 +131,7 @@ struct Exporter::Impl {
   ExporterMetrics metrics;
   Tracer::EventCallback on_event;
   std::shared_ptr<prometheus::Collectable> collectable;
+  std::unique_ptr<PprofEndpoint> pprof;  // outlives the server that calls it
   // Last member: destroyed first, so no scrape runs once the tracer goes.
   std::unique_ptr<prometheus::Exposer> exposer;
 };
@@ -137,6 +139,9 @@ struct Exporter::Impl {
 Exporter::Exporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Exporter::~Exporter() {
+  if (impl_->pprof) {
+    impl_->pprof->Stop();  // profile requests answer now: the server waits for them
+  }
   impl_->exposer.reset();
   std::lock_guard lock(impl_->tracer_mu);
   impl_->discovery.reset();
@@ -179,10 +184,21 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
 
   std::unique_ptr<Exporter> exporter(new Exporter(std::move(impl)));
   Impl* self = exporter->impl_.get();
-  self->on_event = [self](const CgoEvent& ev) { self->metrics.Record(ev); };
+  PprofEndpointOptions pprof;
+  pprof.header.tool_version = options.tool_version;
+  pprof.header.call_stacks = options.tracer.call_stacks;
+  pprof.header.targets = {"processes of cgotrace exporter"};
+  self->pprof = std::make_unique<PprofEndpoint>(pprof);
+  self->on_event = [self](const CgoEvent& ev) {
+    self->metrics.Record(ev);
+    self->pprof->Record(ev);
+  };
   try {
-    self->exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-        "listening_ports", options.listen.CivetSpec(), "num_threads", "2"});
+    // Two threads for scrapes beside those a profile window holds.
+    self->exposer = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", options.listen.CivetSpec(), "num_threads",
+                                 std::to_string(2 + pprof.max_windows)},
+        PprofEndpoint::InstallCallbacks(self->pprof.get()));
   } catch (const std::exception& e) {
     return MakeError("cannot listen on {}: {}", options.listen.Display(), e.what());
   }
@@ -195,6 +211,8 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   self->exposer->RegisterCollectable(self->collectable);
   fmt::print(stderr, "cgotrace: serving metrics on http://{}/metrics\n",
              exporter->listening_.Display());
+  fmt::print(stderr, "cgotrace: serving cgo profiles on http://{}{}?seconds=N\n",
+             exporter->listening_.Display(), kPprofCgoPath);
   return exporter;
 }
 

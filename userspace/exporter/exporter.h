@@ -191,6 +191,8 @@ struct ExporterOptions {
   // Drop every capability not needed after the initial attach (see
   // docs/exporter.md); off only for debugging.
   bool drop_capabilities = true;
+  // Tool version in /debug/pprof/cgo profiles (exporter_pprof.h).
+  std::string tool_version;
 };
 
 // The running exporter. Start() attaches and starts serving; Run() blocks in
