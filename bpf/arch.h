@@ -20,6 +20,7 @@ typedef struct pt_regs cgt_regs;
 #define CGT_REG_G(r) ((r)->r14)
 #define CGT_REG_SP(r) ((r)->rsp)
 #define CGT_REG_IP(r) ((r)->rip)
+#define CGT_REG_FP(r) ((r)->rbp)
 #define CGT_REG_ARG0(r) ((r)->rax)
 #define CGT_REG_ARG1(r) ((r)->rbx)
 #elif defined(__TARGET_ARCH_arm64)
@@ -27,6 +28,7 @@ typedef struct user_pt_regs cgt_regs;
 #define CGT_REG_G(r) ((r)->regs[28])
 #define CGT_REG_SP(r) ((r)->sp)
 #define CGT_REG_IP(r) ((r)->pc)
+#define CGT_REG_FP(r) ((r)->regs[29])
 #define CGT_REG_ARG0(r) ((r)->regs[0])
 #define CGT_REG_ARG1(r) ((r)->regs[1])
 /* At a function's first instruction the return address is in the link

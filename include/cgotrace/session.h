@@ -61,6 +61,9 @@ class Session {
   // Installs SIGINT/SIGTERM handlers that call RequestStop().
   static void InstallSignalHandlers();
   static void RequestStop();
+  // Whether a stop was requested (signal or RequestStop), for run loops that
+  // do not go through Run() (sampling: cgotrace top/profile).
+  static bool StopRequested();
 
  private:
   Session() = default;

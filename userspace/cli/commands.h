@@ -16,6 +16,8 @@ void RegisterInspect(CLI::App* app, std::function<int()>* run);
 void RegisterExporter(CLI::App* app, std::function<int()>* run);
 void RegisterRecord(CLI::App* app, std::function<int()>* run);
 void RegisterReport(CLI::App* app, std::function<int()>* run);
+void RegisterTop(CLI::App* app, std::function<int()>* run);
+void RegisterProfile(CLI::App* app, std::function<int()>* run);
 
 // The words after "--" on the command line (the command to launch) are not
 // parsed by CLI11; main() hands them to the chosen subcommand through this.

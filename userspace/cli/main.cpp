@@ -57,6 +57,8 @@ int Main(int argc, char** argv) {
   RegisterExporter(&app, &run);
   RegisterRecord(&app, &run);
   RegisterReport(&app, &run);
+  RegisterTop(&app, &run);
+  RegisterProfile(&app, &run);
 
   try {
     std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
@@ -71,7 +73,7 @@ int Main(int argc, char** argv) {
     std::string what = e.what();
     fmt::print(stderr, "cgotrace: {}{}\n", what,
                what.find("subcommand") != std::string::npos
-                   ? " (trace, stat, inspect, record, report, exporter)"
+                   ? " (trace, stat, inspect, record, report, exporter, top, profile)"
                    : "");
     return kExitUsage;
   }

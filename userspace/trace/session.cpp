@@ -100,6 +100,8 @@ void Session::InstallSignalHandlers() {
 
 void Session::RequestStop() { g_stop.store(true); }
 
+bool Session::StopRequested() { return g_stop.load(); }
+
 Session::~Session() {
   if (child_ > 0 && child_status_ < 0) {
     // Never leave a launched child stopped at the starting gate.
