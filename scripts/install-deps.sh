@@ -18,6 +18,8 @@ PKGS=(
   # real browser, arm64 cross analysis
   prometheus python3-yaml chromium
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
+  # tests: the arm64 live tier (scripts/arm64-vm.sh): cross build, VM, initramfs
+  g++-aarch64-linux-gnu qemu-system-arm cpio
   # misc tools the tests call
   util-linux procps python3 curl
   # fuzzing: libFuzzer and the sanitizer runtimes for clang (tests/fuzz);

@@ -66,6 +66,11 @@ MODES=(default stripped pie extlink static race trimpath v3 cxxlib)
 # arm64 is analysed only: -race and GOAMD64 are amd64 things, and cxxlib
 # would need an aarch64 C++ cross compiler.
 ARM64_MODES=(default stripped pie extlink static trimpath)
+# Traced live on a real arm64 kernel by the `arm64` CTest tier
+# (scripts/arm64-vm.sh, tests/arm64/arm64_test.cpp), not by this script:
+# launch mode in these modes, attach by PID on default. Its cells say so.
+ARM64_LIVE=" $OLDEST:default $OLDEST:stripped $OLDEST:pie $NEWEST:default $NEWEST:stripped $NEWEST:pie "
+ARM64_LIVE_ON="Debian bookworm's arm64 kernel 6.1.0-57-arm64 (6.1.192) under qemu-system-aarch64 7.2 (TCG, \`-cpu max\`, 2 vCPUs), last verified 2026-12-01"
 
 OUT="$BUILD/matrix"
 LOGS="$OUT/logs"
@@ -219,6 +224,10 @@ judge_cell() {  # version mode arch
     *launch*) CELL["$v $m $a"]="verified live (L)" ;;
     *) CELL["$v $m $a"]="analysed only" ;;
   esac
+  if [ "$a" = arm64 ] && [[ "$ARM64_LIVE" == *" $v:$m "* ]]; then
+    if [ "$m" = default ]; then CELL["$v $m $a"]="verified live, arm64 VM (L+A)"
+    else CELL["$v $m $a"]="verified live, arm64 VM (L)"; fi
+  fi
 }
 for v in "${VERSIONS[@]}" "${REFUSED[@]}"; do
   for m in "${MODES[@]}"; do judge_cell "$v" "$m" amd64; done
@@ -303,13 +312,16 @@ matched one for one with \`go tool objdump\`), the C function names (identical
 to the amd64 build's), and truncated and corrupted copies. The BPF object is
 compiled for arm64 on every build (\`CGOTRACE_BPF_ARCHES\`).
 
-What is **not** verified on arm64: nothing has run on an arm64 kernel — no
-uprobe was attached, no BPF program loaded or verified there, no event
-produced. The g register (R28), SP and return-address handling in
-\`bpf/arch.h\` for arm64 are untested; an arm64 machine (or qemu-system with an
-arm64 kernel) running \`scripts/matrix.sh\` would turn these cells into live
-ones. \`-race\` and \`GOAMD64\` do not apply to arm64; \`cxxlib\` needs
-\`g++-aarch64-linux-gnu\`, which the test setup does not install.
+**verified live, arm64 VM** cells are traced on a real arm64 kernel by the
+\`arm64\` test tier on every CI run (\`scripts/arm64-vm.sh\`, CTest label
+\`arm64\`, docs/testing.md): $ARM64_LIVE_ON. cgotrace cross-built for arm64
+loads its BPF programs there, attaches its uprobes (entry and \`RET\` sites,
+g from x28) and every event is checked against the program's truth as for
+amd64 (L: launch mode, every call since the first instruction; L+A: and
+attached by PID). The other arm64 cells are analysed only: the live tier
+runs the modes whose binaries differ in what cgotrace reads (symbols, PIE),
+for the oldest and the newest release. \`-race\` and \`GOAMD64\` do not
+apply to arm64; \`cxxlib\` is not cross-built.
 
 ## Before go1.17
 

@@ -1,0 +1,110 @@
+// The arm64 live tier (CTest label `arm64`): checks what scripts/arm64-vm.sh
+// collected from an arm64 kernel under qemu, where the cross-built cgotrace
+// traced the arm64 fixtures. Each run is compared with the fixture's own
+// truth exactly as the amd64 tests compare theirs (tests/e2e/checks.h):
+// per-goroutine, per-C-function counts, callbacks on the caller's goid, deep
+// vs shallow stack depth, the locked thread, the NumCgoCall total.
+//
+// A missing or partial result fails: the VM is the only thing that produces
+// these files, so "nothing to check" means the tier is broken.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "checks.h"
+#include "harness.h"
+
+#ifndef CGOTRACE_ARM64_RESULTS
+#error "CGOTRACE_ARM64_RESULTS must be defined by the build"
+#endif
+#ifndef CGOTRACE_LOCAL_GO
+#error "CGOTRACE_LOCAL_GO must be defined by the build"
+#endif
+
+namespace cgotrace::e2e {
+namespace {
+
+// Must match the cases scripts/arm64-vm.sh writes.
+constexpr const char* kOldestGo = "go1.17.13";
+
+struct Arm64Case {
+  const char* name;  // results/<name>/
+  bool attach;       // trace -p after the fixture's READY, else launch mode
+  bool oldest;       // built by kOldestGo, else by the installed Go
+};
+
+void PrintTo(const Arm64Case& c, std::ostream* os) { *os << c.name; }
+
+std::string Results(const std::string& rel) { return std::string(CGOTRACE_ARM64_RESULTS) + "/" + rel; }
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// What cgotrace traced ran on an arm64 kernel, and the VM got to its end.
+TEST(Arm64Vm, RanOnAnArm64Kernel) {
+  ASSERT_TRUE(FileExists(Results("kernel.txt")))
+      << "no results from the arm64 VM in " << CGOTRACE_ARM64_RESULTS
+      << "; run scripts/arm64-vm.sh (ctest -L arm64 does)";
+  const std::string kernel = Trimmed(ReadFile(Results("kernel.txt")));
+  EXPECT_TRUE(kernel.ends_with(" aarch64")) << kernel;
+  EXPECT_TRUE(FileExists(Results("complete"))) << "the VM stopped before its last case";
+}
+
+class Arm64LiveTest : public ::testing::TestWithParam<Arm64Case> {};
+
+TEST_P(Arm64LiveTest, EveryCallMatchesFixtureTruth) {
+  const Arm64Case& c = GetParam();
+  const std::string dir = Results(c.name);
+  ASSERT_TRUE(FileExists(dir + "/cgotrace.rc"))
+      << "case " << c.name << " did not run in the VM; see " << CGOTRACE_ARM64_RESULTS
+      << "/../console.log";
+  const std::string err = ReadFile(dir + "/cgotrace.err");
+  ASSERT_EQ(Trimmed(ReadFile(dir + "/cgotrace.rc")), "0") << "cgotrace failed: " << err;
+  EXPECT_NE(err.find("cgotrace: attached"), std::string::npos) << err;
+  EXPECT_NE(err.find(", 0 lost"), std::string::npos) << "events were lost: " << err;
+  if (c.attach) {
+    EXPECT_EQ(Trimmed(ReadFile(dir + "/fixture.rc")), "0")
+        << "traced program harmed: " << ReadFile(dir + "/fixture.err");
+    EXPECT_NE(ReadFile(dir + "/fixture.out").find("DONE"), std::string::npos);
+  } else {
+    // The app's stdout passes through cgotrace's.
+    EXPECT_NE(ReadFile(dir + "/cgotrace.out").find("DONE"), std::string::npos);
+  }
+
+  std::string error;
+  auto truth = ParseJson(ReadFile(dir + "/truth.json"), &error);
+  ASSERT_TRUE(truth) << "truth.json: " << error;
+  EXPECT_EQ(truth->at("go_version").get<std::string>(),
+            c.oldest ? std::string(kOldestGo) : std::string(CGOTRACE_LOCAL_GO));
+  const auto all = ReadEventsOrFail(dir + "/events.jsonl");
+  const auto events = ForPid(all, truth->at("pid").get<uint64_t>());
+  ASSERT_FALSE(events.empty()) << "no events for the app's pid; all events: " << FuncSummary(all);
+  if (c.attach) EXPECT_EQ(events.size(), all.size()) << "events from processes not traced";
+  ExpectMatchesCgocallsTruth(*truth, events, c.attach ? Window::kAfterSignal : Window::kWholeProcess,
+                             "cgocalls");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vm, Arm64LiveTest,
+    ::testing::Values(Arm64Case{"installed-default", false, false},
+                      Arm64Case{"installed-stripped", false, false},
+                      Arm64Case{"installed-pie", false, false},
+                      Arm64Case{"installed-attach", true, false},
+                      Arm64Case{"installed-short", false, false},
+                      Arm64Case{"oldest-default", false, true},
+                      Arm64Case{"oldest-stripped", false, true},
+                      Arm64Case{"oldest-pie", false, true},
+                      Arm64Case{"oldest-attach", true, true}),
+    [](const auto& info) {
+      std::string n = info.param.name;
+      for (char& ch : n) {
+        if (ch == '-') ch = '_';
+      }
+      return n;
+    });
+
+}  // namespace
+}  // namespace cgotrace::e2e
