@@ -134,13 +134,24 @@ static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt
 	__u64 g = CGT_REG_G(regs);
 	__u64 sp = CGT_REG_SP(regs) + (__s64)site->sp_to_entry;
 	__u64 prefix[CGT_G_PREFIX_WORDS];
-	__u32 goid_word = cfg->g_goid / 8;
-	__u32 hi_word = cfg->g_stack_hi / 8;
+	__u64 goid_word, hi_word;
 	__u64 hi;
 
-	if (!g || goid_word >= CGT_G_PREFIX_WORDS || hi_word >= CGT_G_PREFIX_WORDS)
+	if (!g || bpf_probe_read_user(prefix, sizeof(prefix), (void *)g))
 		return -1;
-	if (bpf_probe_read_user(prefix, sizeof(prefix), (void *)g))
+	/* Older verifiers (Debian bookworm's 6.1, seen on arm64) need two
+	 * things here that 6.18 does not: the bounds checked right before the
+	 * indexed loads with no call in between (checked before the read,
+	 * clang spilled the indexes before the check and 6.1 lost the bound
+	 * of the reloaded copy), and the check on the 64-bit word index used
+	 * for the load (barrier_var): clang otherwise compares the byte offset
+	 * with 191, or a zero-extended copy of a __u32 index, and 6.1 does not
+	 * carry that bound over to the register it then loads through. */
+	goid_word = cfg->g_goid / 8;
+	hi_word = cfg->g_stack_hi / 8;
+	barrier_var(goid_word);
+	barrier_var(hi_word);
+	if (goid_word >= CGT_G_PREFIX_WORDS || hi_word >= CGT_G_PREFIX_WORDS)
 		return -1;
 	*goid = prefix[goid_word];
 	hi = prefix[hi_word];

@@ -12,6 +12,7 @@
 #   CGOTRACE_ARM64_CACHE  sysroot + kernel cache (default /var/cache/cgotrace-arm64),
 #                         keyed by the hash of scripts/arm64/sysroot.sh
 #   CGOTRACE_ARM64_SMP    guest CPUs (default 2)
+#   CGOTRACE_ARM64_ONLY   regex: run only the cases whose name matches (debugging)
 #   GO                    go binary (default: go in PATH, else /usr/local/go/bin/go)
 #
 # Needs root only for nothing; needs the host packages qemu-system-arm,
@@ -117,6 +118,10 @@ QUICK="-scenarios=fast,cstring -goroutines=2 -calls=50 -cstrings=3"
   done
   echo "installed-short launch $LOCAL_GO/default/cgocalls $QUICK"
 } >"$IR/cases.txt"
+if [ -n "${CGOTRACE_ARM64_ONLY:-}" ]; then  # debugging: a subset of the cases
+  grep -E "^(${CGOTRACE_ARM64_ONLY}) " "$IR/cases.txt" >"$IR/cases.only" || die "no case matches"
+  mv "$IR/cases.only" "$IR/cases.txt"
+fi
 (cd "$IR" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$WORK/initramfs.cpio"
 log "initramfs $(du -h "$WORK/initramfs.cpio" | cut -f1), $(wc -l <"$IR/cases.txt") cases"
 

@@ -57,7 +57,15 @@ while read -r name mode bin args; do
       # shellcheck disable=SC2086
       timeout 600 cgotrace trace --format jsonl --output $d/events.jsonl -- \
         /fixtures/$bin -truth=$d/truth.json $args >$d/cgotrace.out 2>$d/cgotrace.err
-      echo $? >$d/cgotrace.rc
+      rc=$?
+      echo $rc >$d/cgotrace.rc
+      # The verifier's log is what tells an arm64 (or old-kernel) BPF
+      # failure apart: keep it when the run failed.
+      if [ $rc != 0 ]; then
+        # shellcheck disable=SC2086
+        timeout 600 cgotrace trace --verbose --format jsonl --output /tmp/verbose.jsonl -- \
+          /fixtures/$bin -truth=/tmp/verbose.json $args >/dev/null 2>$d/cgotrace-verbose.err
+      fi
       ;;
     attach)
       # shellcheck disable=SC2086
