@@ -309,6 +309,27 @@ TEST(SiteTableTest, CallerPcReadOnlyWithoutSymtab) {
   EXPECT_EQ(Rule(Arch::kArm64, SiteWhere::kEntry, CGT_SE_CALL_START).pc_from, CGT_SRC_LR);
 }
 
+TEST(SiteTableTest, Arm64BeforeGo118TakesArgumentsFromTheStack) {
+  EXPECT_TRUE(ArgumentsOnStack(Arch::kArm64, 1, 17));
+  EXPECT_FALSE(ArgumentsOnStack(Arch::kArm64, 1, 18));
+  EXPECT_FALSE(ArgumentsOnStack(Arch::kX86_64, 1, 17));
+  // The go1.17.13 arm64 build of the quick matrix: fn of both start sites
+  // comes from SP+8 (the arm64 live tier checks the names it gives).
+  const std::string list = CGOTRACE_MATRIX_QUICK_LIST;
+  const std::string bin_path =
+      list.substr(0, list.find_last_of('/')) + "/go1.17.13/default.arm64/cgocalls";
+  auto bin = GoBinary::Analyze(bin_path);
+  ASSERT_TRUE(bin.ok()) << bin.error().message;
+  auto plan = PlanSites(**bin);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  for (const cgt_site_desc& d : plan->descriptors) {
+    if (d.event == CGT_SE_CALL_START || d.event == CGT_SE_CB_START) {
+      EXPECT_EQ(d.fn_from, CGT_SRC_SP_WORD);
+      EXPECT_EQ(d.fn_sp_off, 8u);
+    }
+  }
+}
+
 TEST(PlanSitesTest, FixtureBinariesGetEveryRow) {
   for (const char* name : {"cgocalls", "cgocalls-stripped", "cgocalls-pie", "cgocalls-arm64"}) {
     auto bin = GoBinary::Analyze(test::FixturePath(name));

@@ -104,6 +104,10 @@ constexpr std::array<SiteRule, 4> kArm64Table = {{
     kCbEndAtRet,
 }};
 
+// ABI0 on arm64: at entry, 0(RSP) is the slot for the callee's saved LR
+// and the first argument follows it.
+constexpr uint32_t kAbi0FirstArgSpOffset = 8;
+
 static_assert(kX86Table.size() <= CGT_MAX_SITE_SLOTS && kArm64Table.size() <= CGT_MAX_SITE_SLOTS);
 
 std::string HexBytes(std::span<const uint8_t> bytes) {
@@ -498,6 +502,10 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
   return plan;
 }
 
+bool ArgumentsOnStack(Arch arch, int go_major, int go_minor) {
+  return arch == Arch::kArm64 && go_major == 1 && go_minor < 18;
+}
+
 Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only) {
   const ElfFile& elf = bin.elf();
   CalleeNamer namer = [&bin](uint64_t target) -> std::string {
@@ -521,6 +529,17 @@ Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only) {
                           entry_ret_only);
   if (!plan) {
     return MakeError("{}: {}", elf.path(), plan.error().message);
+  }
+  const GoVersion& v = bin.buildinfo().version;
+  if (ArgumentsOnStack(elf.arch(), v.major, v.minor)) {
+    // Seen live on arm64 go1.17: x0 happened to hold fn at cgocall's
+    // entry, but not at cgocallbackg's (callbacks named by address).
+    for (cgt_site_desc& d : plan->descriptors) {
+      if (d.fn_from == CGT_SRC_ARG0) {
+        d.fn_from = CGT_SRC_SP_WORD;
+        d.fn_sp_off = static_cast<cgt_u16>(kAbi0FirstArgSpOffset + d.sp_to_entry);
+      }
+    }
   }
   return plan;
 }

@@ -139,6 +139,13 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
                              std::span<const DecodedFunction> functions, const CalleeNamer& namer,
                              bool has_symtab, bool entry_ret_only = false);
 
+// True when Go functions of this arch and release take their arguments on
+// the stack (ABI0): arm64 before go1.18, where the register ABI reached
+// arm64 (amd64 has it from go1.17, the oldest release cgotrace supports).
+// There CGT_SRC_ARG0 becomes the word at SP+8 at function entry, the
+// first argument slot above the caller's saved-LR slot.
+bool ArgumentsOnStack(Arch arch, int go_major, int go_minor);
+
 // Plans every row of the site table for `bin`. Errors name the binary.
 Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only = false);
 
