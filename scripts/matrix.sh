@@ -68,8 +68,14 @@ MODES=(default stripped pie extlink static race trimpath v3 cxxlib)
 ARM64_MODES=(default stripped pie extlink static trimpath)
 # Traced live on a real arm64 kernel by the `arm64` CTest tier
 # (scripts/arm64-vm.sh, tests/arm64/arm64_test.cpp), not by this script:
-# launch mode in these modes, attach by PID on default. Its cells say so.
-ARM64_LIVE=" $OLDEST:default $OLDEST:stripped $OLDEST:pie $NEWEST:default $NEWEST:stripped $NEWEST:pie "
+# launch mode in these modes, attach by PID on default, for go1.17.13 and
+# the installed Go (what scripts/arm64-vm.sh builds). Its cells say so.
+ARM64_LIVE_GO=$(GOTOOLCHAIN=local "$GO" env GOVERSION)
+ARM64_LIVE=""
+for v in go1.17.13 "$ARM64_LIVE_GO"; do
+  ARM64_LIVE+=" $v:default $v:stripped $v:pie"
+done
+ARM64_LIVE+=" "
 ARM64_LIVE_ON="Debian bookworm's arm64 kernel 6.1.0-57-arm64 (6.1.192) under qemu-system-aarch64 7.2 (TCG, \`-cpu max\`, 2 vCPUs), last verified 2026-12-01"
 
 OUT="$BUILD/matrix"
@@ -320,7 +326,7 @@ g from x28) and every event is checked against the program's truth as for
 amd64 (L: launch mode, every call since the first instruction; L+A: and
 attached by PID). The other arm64 cells are analysed only: the live tier
 runs the modes whose binaries differ in what cgotrace reads (symbols, PIE),
-for the oldest and the newest release. \`-race\` and \`GOAMD64\` do not
+for the oldest release and the installed Go. \`-race\` and \`GOAMD64\` do not
 apply to arm64; \`cxxlib\` is not cross-built.
 
 ## Before go1.17

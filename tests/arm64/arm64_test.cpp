@@ -36,7 +36,9 @@ struct Arm64Case {
 
 void PrintTo(const Arm64Case& c, std::ostream* os) { *os << c.name; }
 
-std::string Results(const std::string& rel) { return std::string(CGOTRACE_ARM64_RESULTS) + "/" + rel; }
+std::string Results(const std::string& rel) {
+  return std::string(CGOTRACE_ARM64_RESULTS) + "/" + rel;
+}
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -83,28 +85,27 @@ TEST_P(Arm64LiveTest, EveryCallMatchesFixtureTruth) {
   const auto events = ForPid(all, truth->at("pid").get<uint64_t>());
   ASSERT_FALSE(events.empty()) << "no events for the app's pid; all events: " << FuncSummary(all);
   if (c.attach) EXPECT_EQ(events.size(), all.size()) << "events from processes not traced";
-  ExpectMatchesCgocallsTruth(*truth, events, c.attach ? Window::kAfterSignal : Window::kWholeProcess,
-                             "cgocalls");
+  ExpectMatchesCgocallsTruth(*truth, events,
+                             c.attach ? Window::kAfterSignal : Window::kWholeProcess, "cgocalls");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Vm, Arm64LiveTest,
-    ::testing::Values(Arm64Case{"installed-default", false, false},
-                      Arm64Case{"installed-stripped", false, false},
-                      Arm64Case{"installed-pie", false, false},
-                      Arm64Case{"installed-attach", true, false},
-                      Arm64Case{"installed-short", false, false},
-                      Arm64Case{"oldest-default", false, true},
-                      Arm64Case{"oldest-stripped", false, true},
-                      Arm64Case{"oldest-pie", false, true},
-                      Arm64Case{"oldest-attach", true, true}),
-    [](const auto& info) {
-      std::string n = info.param.name;
-      for (char& ch : n) {
-        if (ch == '-') ch = '_';
-      }
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Vm, Arm64LiveTest,
+                         ::testing::Values(Arm64Case{"installed-default", false, false},
+                                           Arm64Case{"installed-stripped", false, false},
+                                           Arm64Case{"installed-pie", false, false},
+                                           Arm64Case{"installed-attach", true, false},
+                                           Arm64Case{"installed-short", false, false},
+                                           Arm64Case{"oldest-default", false, true},
+                                           Arm64Case{"oldest-stripped", false, true},
+                                           Arm64Case{"oldest-pie", false, true},
+                                           Arm64Case{"oldest-attach", true, true}),
+                         [](const auto& info) {
+                           std::string n = info.param.name;
+                           for (char& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace cgotrace::e2e
