@@ -14,11 +14,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cgotrace/counters.h"
 #include "cgotrace/event.h"
 #include "cgotrace/result.h"
 
@@ -58,14 +60,32 @@ struct RecordedProcess {
 
 struct RecordingTrailer {
   uint64_t events = 0;
-  uint64_t lost = 0;
-  uint64_t no_entry = 0;
-  uint64_t read_fail = 0;
-  uint64_t stack_fail = 0;
+  // The tracer's run counters (cgotrace/counters.h), as at the end.
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
   uint64_t end_realtime_ns = 0;
   uint64_t end_monotonic_ns = 0;
   int32_t exit_status = -1;
 };
+
+// A source file and line; line 0: unknown.
+struct SourcePosition {
+  std::string file;
+  uint32_t line = 0;
+};
+
+// What the tracer knows of a traced binary, stored with each process.
+struct RecordedBinary {
+  // Where the file is, readable after the process is gone (the tracer names
+  // processes attached by PID by their /proc/PID/exe); "": binary_path.
+  std::string path;
+  std::string build_id;
+  std::string go_version;
+  // file:line of a link-time PC, from the pclntab the tracer holds; unset:
+  // stacks are stored without source positions.
+  std::function<SourcePosition(uint64_t pc)> position_of;
+};
+// Answers for an event's binary_path; the writer asks once per binary.
+using BinaryLookup = std::function<RecordedBinary(const std::string& binary_path)>;
 
 // Writes a recording. Create() writes the header at once; Add() buffers
 // events and writes a batch (with the strings, stacks and processes it needs,
@@ -73,17 +93,18 @@ struct RecordingTrailer {
 // (record calls it every second so a quiet target's events reach the disk);
 // Finish() writes the last batch and the trailer and closes the file.
 //
-// Event binary_path/comm identify the process (looked up once per process to
-// record its build id and Go version). Stacks: events' `frames` are stored as
-// given; an event with PCs in `stack` but no `frames` is symbolized through
-// the pclntab of its binary_path. The source position (file:line) of every
-// PC is read from that pclntab too (the binary is analysed once, when its
-// first stack is stored). Each distinct stack is stored once.
+// Event binary_path/comm identify the process; its build id, Go version and
+// the source position (file:line) of stack PCs come from the BinaryLookup
+// (the tracer, which analysed the binary: the writer never opens it).
+// Stacks: events' `frames` are stored as given; PCs without `frames` are
+// stored as "0x..." names. Each distinct stack is stored once.
 class RecordingWriter {
  public:
   // Errors: the file cannot be created, or the header cannot be written.
+  // Without a lookup, processes are stored without build id and Go version.
   static Result<std::unique_ptr<RecordingWriter>> Create(const std::string& path,
-                                                         const RecordingHeader& header);
+                                                         const RecordingHeader& header,
+                                                         BinaryLookup lookup = {});
   ~RecordingWriter();
   RecordingWriter(const RecordingWriter&) = delete;
   RecordingWriter& operator=(const RecordingWriter&) = delete;

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cgotrace/counters.h"
 #include "cgotrace/event.h"
 #include "cgotrace/result.h"
 
@@ -40,23 +42,24 @@ struct TracerOptions {
 };
 
 struct TracerStats {
-  uint64_t events = 0;      // written by BPF
-  uint64_t lost = 0;        // ring buffer full
-  uint64_t no_entry = 0;    // return seen without its entry (attach race)
-  uint64_t read_fail = 0;   // g unreadable
-  uint64_t entries = 0;     // entry probe hits
-  uint64_t stack_fail = 0;  // calls whose stack could not be captured
+  uint64_t events = 0;   // written by BPF
+  uint64_t entries = 0;  // entry probe hits
+  // lost, no_entry, read_fail, stack_fail (cgotrace/counters.h)
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
   // Per-thread in-flight frames overwritten (nesting deeper than 8) or
   // dropped because their end never ran (a panic unwinding through C).
   uint64_t inflight_overflow = 0;
 };
 
-// One traced executable, for the exporter's per-binary gauges.
+// One traced executable, for the exporter's per-binary gauges and the
+// recording's process table (what the tracer's analysis already found).
 struct BinaryStatus {
   std::string path;
   std::string comm;
   int64_t threads_in_cgo = 0;  // calls inside runtime.cgocall right now
   size_t probes = 0;           // attached uprobes for this binary
+  std::string build_id;        // ELF build id, hex; "" if none
+  std::string go_version;      // from the Go buildinfo, e.g. "go1.26.8"
 };
 
 // Cumulative run time of the BPF programs; zero unless the kernel's
@@ -96,6 +99,11 @@ class Tracer {
   // PIDs with probes of their own (not whole-binary attachments).
   std::vector<pid_t> AttachedPids() const;
   std::vector<BinaryStatus> Binaries() const;
+  // Source file and line of link-time `pc` in the traced binary at `path`
+  // (as BinaryStatus::path names it), from the pclntab analysed at attach;
+  // nullopt when unknown or the binary is no longer traced.
+  std::optional<std::pair<std::string, uint32_t>> SourceLineAt(const std::string& path,
+                                                               uint64_t pc) const;
   ProgramStats ProgramRunStats() const;
 
   // Waits up to timeout_ms for data, then delivers every event available.

@@ -276,6 +276,12 @@ void ExpectMatchesCgocallsTruth(const Json& truth, const std::vector<Json>& even
   }
 }
 
+int64_t TruthCalls(const Json& truth, const std::string& func) {
+  int64_t n = 0;
+  for (const auto& g : truth.at("goroutines")) n += g.at("calls").value(func, int64_t{0});
+  return n;
+}
+
 void ExpectCleanError(const RunResult& r, const std::string& what) {
   SCOPED_TRACE(what);
   EXPECT_TRUE(r.status.exited && r.status.code != 0 && !r.status.timed_out)

@@ -38,6 +38,9 @@ std::vector<std::string> ModestCgocallsArgs();
 // Waits for the fixture's atomically written truth file and parses it.
 std::optional<Json> ReadTruth(const std::string& path, std::string* error);
 
+// Calls of `func` a cgocalls fixture made, over all its goroutines.
+int64_t TruthCalls(const Json& truth, const std::string& func);
+
 // The tracer's events from a JSONL file; fails the test on malformed lines.
 std::vector<Json> ReadEventsOrFail(const std::string& path);
 

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "cgotrace_abi.h"
 #include "checks.h"
 #include "exporter_harness.h"
 #include "harness.h"
@@ -27,17 +30,6 @@ std::string FastCountKey(const std::string& binary) {
 
 std::string CallbacksKey(const std::string& binary) {
   return R"(cgotrace_cgo_callbacks_total{binary=")" + binary + R"(",function="goCallback"})";
-}
-
-// Calls of `func` the fixture made, over all its goroutines.
-int64_t TruthCalls(const Json& truth, const std::string& func) {
-  int64_t n = 0;
-  for (const auto& g : truth["goroutines"]) {
-    if (g["calls"].contains(func)) {
-      n += g["calls"][func].get<int64_t>();
-    }
-  }
-  return n;
 }
 
 int64_t TruthCallbacks(const Json& truth) {
@@ -236,6 +228,110 @@ TEST_F(ExporterTest, BinaryTargetFollowsProcessChurn) {
   EXPECT_EQ(SampleOr(after, "cgotrace_events_lost_total", -1), 0);
 
   ex.proc.Signal(SIGTERM);
+  EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
+}
+
+// Issue 12, item 3: a deploy that renames a new file over the path (a new
+// inode) left the probes on the old file: 0 events from the new process,
+// nothing logged. The path is followed, and the log says so.
+TEST_F(ExporterTest, BinaryPathIsFollowedAcrossARedeployByRename) {
+  const std::string app = PrivateCopy(dir_, "cgocalls", "deploy-app");
+  RunningExporter ex = StartExporter(dir_, "exporter", {"--binary", app, "--rescan", "300ms"});
+  ASSERT_GT(ex.port, 0);
+  ASSERT_TRUE(ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for processes of " + app, 5s))
+      << ex.proc.Describe();
+
+  const std::string next = dir_.File("deploy-app.next");
+  std::filesystem::copy_file(Fixture("cgocalls"), next);
+  ASSERT_EQ(rename(next.c_str(), app.c_str()), 0);
+  ASSERT_TRUE(ex.proc.WaitForLine(Stream::kStderr, "cgotrace: " + app + " was replaced", 10s))
+      << "the redeploy must be noticed and logged; " << ex.proc.Describe();
+
+  const std::string truth_path = dir_.File("deploy.truth.json");
+  Process p =
+      Process::Start({app, "-scenarios=fast", "-goroutines=2", "-calls=250", "-truth", truth_path},
+                     dir_.File("deploy.out"), dir_.File("deploy.err"));
+  ASSERT_TRUE(p.WaitOrKill(60s).Ok()) << p.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+  const int64_t expected = TruthCalls(*truth, "fast_add");
+  std::map<std::string, double> after;
+  WaitUntil(
+      [&] {
+        after = Scrape(dir_, ex);
+        return SampleOr(after, FastCountKey("deploy-app"), -1) == expected;
+      },
+      15s);
+  EXPECT_EQ(SampleOr(after, FastCountKey("deploy-app"), -1), static_cast<double>(expected))
+      << "every call of the process running the new file; " << ex.proc.Describe();
+
+  ex.proc.Signal(SIGTERM);
+  EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
+}
+
+// Issue 12, item 2: binary slots were never freed, so the exporter went
+// blind after CGT_MAX_BINARIES distinct executables in its lifetime, however
+// few ran at once. Now the limit counts binaries traced at the same time:
+// more distinct executables than slots, one after another, are all traced.
+TEST_F(ExporterTest, AllGoReleasesBinariesWhoseProcessesAreGone) {
+  RunningExporter ex =
+      StartExporter(dir_, "exporter", {"--all-go", "--rescan", "100ms"},
+                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
+  ASSERT_GT(ex.port, 0);
+  ASSERT_TRUE(
+      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo", 10s))
+      << ex.proc.Describe();
+  std::vector<pid_t> children = ChildrenOf(ex.proc.pid());
+  ASSERT_EQ(children.size(), 1u) << "unshare's child, the exporter";
+  const pid_t exporter_pid = children[0];
+
+  const int kBinaries = CGT_MAX_BINARIES + 4;
+  for (int k = 0; k < kBinaries; ++k) {
+    SCOPED_TRACE("binary " + std::to_string(k));
+    // A distinct file each time (its own inode), removed once used so the
+    // test's disk use stays small.
+    const std::string app = PrivateCopy(dir_, "cgocalls", "slot-app-" + std::to_string(k));
+    const std::string truth = dir_.File("slot.truth.json");
+    std::filesystem::remove(truth);
+    Process p = Process::Start(
+        {"nsenter", "-t", std::to_string(exporter_pid), "-p", "--", app, "-wait-signal",
+         "-scenarios=fast", "-goroutines=1", "-calls=25", "-truth", truth},
+        dir_.File("slot.out"), dir_.File("slot.err"));
+    auto ready = p.WaitForLine(Stream::kStdout, "READY ", 10s);
+    ASSERT_TRUE(ready) << p.Describe();
+    const std::string pid = ready->substr(6);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return ex.proc.Stderr().find("probes to PID " + pid + " (") != std::string::npos; },
+        10s))
+        << "PID " << pid << " (binary " << k << ") never attached: " << ex.proc.Describe();
+    std::vector<pid_t> kid = ChildrenOf(p.pid());
+    ASSERT_EQ(kid.size(), 1u) << p.Describe();
+    ASSERT_EQ(kill(kid[0], SIGUSR1), 0);
+    ASSERT_TRUE(p.WaitOrKill(60s).Ok()) << p.Describe();
+    ASSERT_TRUE(WaitUntil(
+        [&] { return ex.proc.Stderr().find("PID " + pid + " exited") != std::string::npos; }, 10s))
+        << ex.proc.Describe();
+    std::string error;
+    auto t = ReadTruth(truth, &error);
+    ASSERT_TRUE(t) << error;
+    const double expected = static_cast<double>(TruthCalls(*t, "fast_add"));
+    std::map<std::string, double> after;
+    WaitUntil(
+        [&] {
+          after = Scrape(dir_, ex);
+          return SampleOr(after, FastCountKey("slot-app-" + std::to_string(k)), -1) == expected;
+        },
+        5s);
+    EXPECT_EQ(SampleOr(after, FastCountKey("slot-app-" + std::to_string(k)), -1), expected);
+    EXPECT_EQ(SampleOr(after, "cgotrace_probes_attached", -1), 0);
+    const std::string gauge =
+        R"(cgotrace_threads_in_cgo{binary="slot-app-)" + std::to_string(k) + R"("})";
+    EXPECT_EQ(SampleOr(after, gauge, -1), 0);
+    std::filesystem::remove(app);
+  }
+  EXPECT_EQ(ex.proc.Stderr().find("at most"), std::string::npos) << ex.proc.Describe();
+  ASSERT_EQ(kill(exporter_pid, SIGTERM), 0);  // the exporter, not unshare
   EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
 }
 

@@ -326,8 +326,8 @@ TEST_F(ReportCliTest, ForeignCorruptAndMissingFilesGiveOneLineErrors) {
       {{"-i", empty}, "is empty"},
       {{"-i", header_cut, "--format", "folded"}, "is truncated before its header"},
       {{"-i", dir_.File("missing.cgotrace")}, "cannot open"},
-      {{"-i", text, "--format", "svg"}, "unknown format 'svg'"},
-      {{"-i", text, "--sort", "func,bogus"}, "unknown key 'bogus'"},
+      {{"-i", text, "--format", "svg"}, "--format 'svg'"},
+      {{"-i", text, "--sort", "func,bogus"}, "--sort 'bogus'"},
       {{"-i", text, "--percent-limit", "120"}, "is not a percentage"},
   };
   for (const Case& c : cases) {

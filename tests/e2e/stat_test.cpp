@@ -76,12 +76,6 @@ void ExpectConsistentRow(const Json& row) {
   EXPECT_LE(row["max_ns"].get<double>(), buckets.back()[1].get<double>());
 }
 
-int64_t TruthCalls(const Json& truth, const std::string& func) {
-  int64_t n = 0;
-  for (const auto& g : truth.at("goroutines")) n += g.at("calls").value(func, int64_t{0});
-  return n;
-}
-
 TEST_F(StatTest, ByFuncJsonCountsEveryFastAddCall) {
   const std::string truth_path = dir_.File("truth.json");
   RunResult r = RunCommand(

@@ -32,7 +32,7 @@ TEST(ParseGroupByTest, AcceptsKnownRejectsUnknown) {
   const auto bad = ParseGroupBy("pid");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.error().message, HasSubstr("'pid'"));
-  EXPECT_THAT(bad.error().message, HasSubstr("func, goid, tid"));
+  EXPECT_THAT(bad.error().message, HasSubstr("func, goid or tid"));
   EXPECT_FALSE(ParseGroupBy("").ok());
   EXPECT_FALSE(ParseGroupBy("FUNC").ok());
   for (GroupBy by : {GroupBy::kFunc, GroupBy::kGoid, GroupBy::kTid}) {

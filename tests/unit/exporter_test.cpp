@@ -142,7 +142,9 @@ TEST(ExporterMetricsTest, ExpositionOfAHandcraftedAggregation) {
   self.events_lost = 7;
   self.bpf_run_time_ns = 1'500'000'000;
   self.bpf_run_count = 99;
-  self.binaries = {{"/a/app", "app", 2, 4}, {"/b/app", "app", 1, 4}, {"/c/other", "other", 0, 4}};
+  self.binaries = {{"/a/app", "app", 2, 4, "", ""},
+                   {"/b/app", "app", 1, 4, "", ""},
+                   {"/c/other", "other", 0, 4, "", ""}};
   const std::string text = RenderExpositionText(m.Collect(self));
   const auto samples = Samples(text);
   SCOPED_TRACE(text);
@@ -239,7 +241,7 @@ TEST(ExporterMetricsTest, PromtoolAcceptsTheExposition) {
   m.Record(Call("app", "fast_add", 1234, 512));
   m.Record(Callback("app", "goCallback"));
   ExporterSelfStats self;
-  self.binaries = {{"/a/app", "app", 1, 4}};
+  self.binaries = {{"/a/app", "app", 1, 4, "", ""}};
   char path[] = "/tmp/cgotrace-exposition-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
@@ -249,6 +251,20 @@ TEST(ExporterMetricsTest, PromtoolAcceptsTheExposition) {
   CommandResult r = Shell(std::string("promtool check metrics < ") + path);
   unlink(path);
   EXPECT_EQ(r.status, 0) << r.out << "\n" << text;
+}
+
+// Issue 12, item 4: when the last process of a binary is gone the tracer
+// releases the binary and its count; the gauge then reads 0 instead of
+// vanishing at (or, before, staying at) its last value.
+TEST(ExporterMetricsTest, ThreadsInCgoOfABinaryNoLongerTracedReadsZero) {
+  ExporterMetrics m(10);
+  m.Record(Call("gone", "f", 1000, 512));
+  m.Record(Call("app", "f", 1000, 512));
+  ExporterSelfStats self;
+  self.binaries = {{"/app", "app", 2, 4, "", ""}};
+  const auto samples = Samples(RenderExpositionText(m.Collect(self)));
+  EXPECT_EQ(samples.at(R"(cgotrace_threads_in_cgo{binary="gone"})"), "0");
+  EXPECT_EQ(samples.at(R"(cgotrace_threads_in_cgo{binary="app"})"), "2");
 }
 
 TEST(ExporterMetricsTest, FunctionsBeyondTheCapCountAsOther) {
@@ -434,7 +450,7 @@ std::set<std::string> ServedMetricNames() {
   m.Record(Call("app", "f", 1000, 512));
   m.Record(Callback("app", "cb"));
   ExporterSelfStats self;
-  self.binaries = {{"/app", "app", 0, 4}};
+  self.binaries = {{"/app", "app", 0, 4, "", ""}};
   std::set<std::string> names;
   for (const auto& [sample, value] : Samples(RenderExpositionText(m.Collect(self)))) {
     names.insert(sample.substr(0, sample.find('{')));

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "util/hex.h"
+
 namespace cgotrace {
 namespace {
 
@@ -27,8 +29,6 @@ bool UsesCgo(const GoPclntab& pclntab, const GoBuildInfo& info) {
   }
   return false;
 }
-
-std::string HexAddr(uint64_t addr) { return fmt::format("0x{:x}", addr); }
 
 }  // namespace
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "util/hex.h"
+
 namespace cgotrace {
 namespace {
 
@@ -93,17 +95,6 @@ size_t TrimArm64Padding(std::span<const uint8_t> code) {
     end -= 4;
   }
   return end;
-}
-
-std::string HexBytes(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
 }
 
 std::span<const uint8_t> InsnBytes(uint64_t func_vaddr, std::span<const uint8_t> code,

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "common.h"
 #include "exporter/exporter.h"
+#include "util/duration.h"
 
 namespace cgotrace::cli {
 namespace {
@@ -19,11 +20,6 @@ struct ExporterFlags {
   bool call_stacks = false;
   bool verbose = false;
 };
-
-int Usage(const Error& error) {
-  fmt::print(stderr, "cgotrace: {}\n", error.message);
-  return kExitUsage;
-}
 
 int RunExporter(const ExporterFlags& flags) {
   ExporterOptions opts;
@@ -43,9 +39,9 @@ int RunExporter(const ExporterFlags& flags) {
   if (opts.targets.pids.empty() && opts.targets.binaries.empty() && !opts.targets.all_go) {
     return Usage(MakeError("no target: give -p PID, --binary PATH or --all-go (see --help)"));
   }
-  auto rescan = ParseDuration(flags.rescan);
-  if (!rescan || *rescan < 100'000'000) {
-    return Usage(MakeError("--rescan: invalid interval '{}' (at least 100ms)", flags.rescan));
+  auto rescan = ParseDuration("--rescan", flags.rescan, kRescanRange);
+  if (!rescan) {
+    return Usage(rescan.error());
   }
   opts.rescan_ns = *rescan;
   if (flags.max_functions < 1) {
@@ -57,7 +53,8 @@ int RunExporter(const ExporterFlags& flags) {
   opts.tracer.call_stacks = flags.call_stacks;
   opts.tool_version = CGOTRACE_VERSION;
 
-  Exporter::InstallSignalHandlers();
+  // A scraper hanging up must not kill us either: SIGPIPE is ignored too.
+  Session::InstallSignalHandlers();
   auto exporter = Exporter::Start(opts);
   if (!exporter) {
     return Fail(exporter.error());
@@ -82,7 +79,7 @@ void RegisterExporter(CLI::App* app, std::function<int()>* run) {
                   "Trace every process running this executable, as they come and go");
   sub->add_flag("--all-go", flags->all_go, "Trace every Go process with cgo, as they come and go");
   sub->add_option("--rescan", flags->rescan,
-                  "How often to look for new and exited processes (default 2s)");
+                  "How often to look for new and exited processes (default 2s, 100ms to 1h)");
   sub->add_option("--max-functions", flags->max_functions,
                   "Distinct function labels per binary; more count as function=\"other\" "
                   "(default 200)");

@@ -109,6 +109,13 @@ int RunInspect(const std::string& target) {
       return Fail(exe.error());
     }
     path = *exe;
+  } else {
+    // The same file `trace --binary` would attach to.
+    auto canonical = CanonicalBinaryPath(target);
+    if (!canonical) {
+      return Fail(canonical.error());
+    }
+    path = *canonical;
   }
   auto bin = GoBinary::Analyze(path);
   if (!bin) {

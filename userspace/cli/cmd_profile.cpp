@@ -12,6 +12,8 @@
 #include "sample/sample_profile.h"
 #include "sampling.h"
 #include "trace/process.h"
+#include "util/clock.h"
+#include "util/duration.h"
 
 namespace cgotrace::cli {
 namespace {
@@ -39,7 +41,13 @@ Result<std::vector<pid_t>> TargetPids(const ProfileFlags& flags) {
     if (!id) {
       return id.error();
     }
-    std::vector<pid_t> found = FindProcessesByFile(*id);
+    // The one /proc walker (util/proc_fs.h); zombies are not running.
+    std::vector<pid_t> found;
+    for (const auto& [pid, exe] : RealProcFs().Executables()) {
+      if (exe == *id && RealProcFs().Alive(pid)) {
+        found.push_back(pid);
+      }
+    }
     if (found.empty()) {
       return MakeError("no running process of {} (profile samples processes running now)", path);
     }
@@ -67,9 +75,9 @@ int RunProfile(const ProfileFlags& flags) {
   }
   uint64_t duration_ns = 0;
   if (!flags.targets.duration.empty()) {
-    auto d = ParseDuration(flags.targets.duration);
+    auto d = ParseDuration("--duration", flags.targets.duration, kRunDurationRange);
     if (!d) {
-      return Fail(MakeError("--duration: {}", d.error().message));
+      return Usage(d.error());
     }
     duration_ns = *d;
   }

@@ -11,6 +11,8 @@
 #include "cgotrace/recording.h"
 #include "commands.h"
 #include "common.h"
+#include "trace/process.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 namespace cgotrace::cli {
@@ -75,10 +77,15 @@ class Progress {
 int RunRecord(const RecordFlags& flags) {
   auto opts = MakeSessionOptions(flags.targets);
   if (!opts) {
-    return Fail(opts.error());
+    return Usage(opts.error());
   }
   if (flags.batch_events == 0) {
-    return Fail(MakeError("--batch-events must be at least 1"));
+    return Usage(MakeError("--batch-events must be at least 1"));
+  }
+  // Before attaching: a recording that cannot be stored is not worth
+  // breakpoints in the targets.
+  if (auto writable = CheckWritable(flags.output); !writable) {
+    return Fail(writable.error());
   }
   opts->tracer.call_stacks = flags.call_stacks;
   opts->tick_ns = kTickNs;
@@ -94,7 +101,23 @@ int RunRecord(const RecordFlags& flags) {
     return Fail(session.error());
   }
   header.targets = (*session)->described_targets();
-  auto writer = RecordingWriter::Create(flags.output, header);
+  // What the tracer's analysis found, so the writer never reopens a binary.
+  auto lookup = [&session](const std::string& binary_path) {
+    RecordedBinary out;
+    out.path = ReadableExePath(binary_path);
+    out.position_of = [&session, binary_path](uint64_t pc) {
+      auto at = (*session)->SourceLineAt(binary_path, pc);
+      return at ? SourcePosition{at->first, at->second} : SourcePosition{};
+    };
+    for (const BinaryStatus& b : (*session)->Binaries()) {
+      if (b.path == binary_path) {
+        out.build_id = b.build_id;
+        out.go_version = b.go_version;
+      }
+    }
+    return out;
+  };
+  auto writer = RecordingWriter::Create(flags.output, header, lookup);
   if (!writer) {
     return Fail(writer.error());
   }
@@ -132,10 +155,9 @@ int RunRecord(const RecordFlags& flags) {
   if (!write_error) {
     w.SetLost(st.lost);
     RecordingTrailer trailer;
-    trailer.lost = st.lost;
-    trailer.no_entry = st.no_entry;
-    trailer.read_fail = st.read_fail;
-    trailer.stack_fail = st.stack_fail;
+#define CGOTRACE_COPY(name, text) trailer.name = st.name;
+    CGOTRACE_RUN_COUNTERS(CGOTRACE_COPY)
+#undef CGOTRACE_COPY
     trailer.exit_status = (*session)->child_status();
     if (auto r = w.Finish(trailer); !r) {
       write_error = r.error();
@@ -152,7 +174,7 @@ int RunRecord(const RecordFlags& flags) {
              events ? fmt::format(", {:.1f} bytes/event", static_cast<double>(w.bytes_written()) /
                                                               static_cast<double>(events))
                     : "");
-  return 0;
+  return SuccessStatus(**session);
 }
 
 }  // namespace

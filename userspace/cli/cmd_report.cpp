@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
+
 #include "cgotrace/recording.h"
 #include "commands.h"
 #include "common.h"
@@ -11,10 +13,21 @@
 #include "report/perfetto_trace.h"
 #include "report/pprof.h"
 #include "report/report.h"
+#include "util/choice.h"
 #include "util/format.h"
 
 namespace cgotrace::cli {
 namespace {
+
+enum class ReportFormat { kTable, kJson, kFolded, kFlameGraph, kChrome, kPprof, kPerfetto };
+constexpr std::array<Choice<ReportFormat>, 7> kReportFormats{
+    {{"table", ReportFormat::kTable},
+     {"json", ReportFormat::kJson},
+     {"folded", ReportFormat::kFolded},
+     {"flamegraph", ReportFormat::kFlameGraph},
+     {"chrome", ReportFormat::kChrome},
+     {"pprof", ReportFormat::kPprof},
+     {"perfetto", ReportFormat::kPerfetto}}};
 
 struct ReportFlags {
   std::string input = "cgotrace.data";
@@ -63,7 +76,7 @@ Result<std::string> TableView(const ReportFlags& flags, bool json) {
   return json ? FormatTableJson(**reader, rep) + "\n" : FormatTableText(**reader, rep);
 }
 
-Result<std::string> WholeRecordingView(const ReportFlags& flags) {
+Result<std::string> WholeRecordingView(const ReportFlags& flags, ReportFormat format) {
   auto root = ParseProfileRoot(flags.root);
   if (!root) {
     return root.error();
@@ -77,17 +90,17 @@ Result<std::string> WholeRecordingView(const ReportFlags& flags) {
     return rec.error();
   }
   WarnIfTruncated(flags.input, *rec->reader);
-  if (flags.format == "chrome") {
+  if (format == ReportFormat::kChrome) {
     return FormatChromeTrace(*rec);
   }
-  if (flags.format == "pprof") {
+  if (format == ReportFormat::kPprof) {
     return PprofFromRecording(*rec);
   }
-  if (flags.format == "perfetto") {
+  if (format == ReportFormat::kPerfetto) {
     return FormatPerfettoTrace(*rec);
   }
   Profile profile = BuildProfile(*rec, ProfileOptions{*root, *weight});
-  if (flags.format == "folded") {
+  if (format == ReportFormat::kFolded) {
     return FormatFolded(profile);
   }
   FlameGraphOptions fg;
@@ -103,22 +116,31 @@ Result<std::string> WholeRecordingView(const ReportFlags& flags) {
 }
 
 int RunReport(const ReportFlags& flags) {
-  const std::string& f = flags.format;
-  if (f != "table" && f != "json" && f != "folded" && f != "flamegraph" && f != "chrome" &&
-      f != "pprof" && f != "perfetto") {
-    return Fail(
-        MakeError("--format: unknown format '{}' (expected table, json, folded, "
-                  "flamegraph, chrome, pprof or perfetto)",
-                  f));
+  auto format = ParseChoice<ReportFormat>("--format", flags.format, kReportFormats);
+  if (!format) {
+    return Usage(format.error());
   }
-  if ((f == "pprof" || f == "perfetto") && flags.output.empty() && isatty(STDOUT_FILENO)) {
-    return Fail(MakeError("--format {} writes binary data: give -o FILE", f));
+  const ReportFormat f = *format;
+  if ((f == ReportFormat::kPprof || f == ReportFormat::kPerfetto) && flags.output.empty() &&
+      isatty(STDOUT_FILENO)) {
+    return Usage(MakeError("--format {} writes binary data: give -o FILE", flags.format));
   }
   if (!(flags.percent_limit >= 0 && flags.percent_limit <= 100)) {
-    return Fail(MakeError("--percent-limit: {} is not a percentage", flags.percent_limit));
+    return Usage(MakeError("--percent-limit: {} is not a percentage", flags.percent_limit));
   }
-  auto text =
-      (f == "table" || f == "json") ? TableView(flags, f == "json") : WholeRecordingView(flags);
+  // Flag values first: a bad one is a usage error whatever the file holds.
+  if (auto sort = ParseReportSort(flags.sort); !sort) {
+    return Usage(sort.error());
+  }
+  if (auto root = ParseProfileRoot(flags.root); !root) {
+    return Usage(root.error());
+  }
+  if (auto weight = ParseProfileWeight(flags.weight); !weight) {
+    return Usage(weight.error());
+  }
+  auto text = (f == ReportFormat::kTable || f == ReportFormat::kJson)
+                  ? TableView(flags, f == ReportFormat::kJson)
+                  : WholeRecordingView(flags, f);
   if (!text) {
     return Fail(text.error());
   }

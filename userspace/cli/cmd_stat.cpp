@@ -1,12 +1,21 @@
 // cgotrace stat: per-function (or goroutine, or thread) latency summary.
 #include <fmt/format.h>
 
+#include <array>
+
 #include "commands.h"
 #include "common.h"
 #include "stats/aggregator.h"
+#include "util/choice.h"
+#include "util/clock.h"
+#include "util/duration.h"
 
 namespace cgotrace::cli {
 namespace {
+
+enum class StatFormat { kText, kJson };
+constexpr std::array<Choice<StatFormat>, 2> kStatFormats{
+    {{"text", StatFormat::kText}, {"json", StatFormat::kJson}}};
 
 struct StatFlags {
   TargetFlags targets;
@@ -20,19 +29,20 @@ struct StatFlags {
 int RunStat(const StatFlags& flags) {
   auto by = ParseGroupBy(flags.by);
   if (!by) {
-    return Fail(by.error());
+    return Usage(by.error());
   }
-  if (flags.format != "text" && flags.format != "json") {
-    return Fail(MakeError("unknown format '{}' (expected text or json)", flags.format));
+  auto format = ParseChoice<StatFormat>("--format", flags.format, kStatFormats);
+  if (!format) {
+    return Usage(format.error());
   }
   auto opts = MakeSessionOptions(flags.targets);
   if (!opts) {
-    return Fail(opts.error());
+    return Usage(opts.error());
   }
   if (!flags.interval.empty()) {
-    auto d = ParseDuration(flags.interval);
-    if (!d || *d == 0) {
-      return Fail(MakeError("--interval: invalid duration '{}'", flags.interval));
+    auto d = ParseDuration("--interval", flags.interval, kIntervalRange);
+    if (!d) {
+      return Usage(d.error());
     }
     opts->tick_ns = *d;
   }
@@ -42,7 +52,7 @@ int RunStat(const StatFlags& flags) {
     return Fail(session.error());
   }
   ReportAttached(**session);
-  bool json = flags.format == "json";
+  const bool json = *format == StatFormat::kJson;
   StatAggregator agg(*by, flags.max_rows);
   uint64_t window_start = MonotonicNs();
   auto print = [&](uint64_t now) {
@@ -63,7 +73,7 @@ int RunStat(const StatFlags& flags) {
   }
   print(MonotonicNs());
   ReportTotals(**session, *total);
-  return 0;
+  return SuccessStatus(**session);
 }
 
 }  // namespace
@@ -72,7 +82,8 @@ void RegisterStat(CLI::App* app, std::function<int()>* run) {
   auto flags = std::make_shared<StatFlags>();
   CLI::App* sub = app->add_subcommand("stat", "Summarize cgo call latency per function");
   AddTargetFlags(sub, &flags->targets);
-  sub->add_option("--interval", flags->interval, "Print and reset the summary this often");
+  sub->add_option("--interval", flags->interval,
+                  "Print and reset the summary this often (100ms to 24h)");
   sub->add_option("--by", flags->by, "Group by func (default), goid or tid");
   sub->add_option("--format", flags->format, "text (default) or json");
   sub->add_flag("--no-hist", flags->no_hist, "Omit the per-row latency histograms");

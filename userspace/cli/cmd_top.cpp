@@ -11,6 +11,8 @@
 #include "sample/target_process.h"
 #include "sample/top_view.h"
 #include "sampling.h"
+#include "util/clock.h"
+#include "util/duration.h"
 
 namespace cgotrace::cli {
 namespace {
@@ -81,9 +83,9 @@ int RunTop(const TopFlags& flags) {
   if (flags.pid <= 0) {
     return Fail(MakeError("no target: give -p PID (see --help)"));
   }
-  auto interval = ParseDuration(flags.interval);
-  if (!interval || *interval == 0) {
-    return Fail(MakeError("--interval: invalid duration '{}'", flags.interval));
+  auto interval = ParseDuration("--interval", flags.interval, kIntervalRange);
+  if (!interval) {
+    return Usage(interval.error());
   }
   Session::InstallSignalHandlers();
   auto proc = OpenSampledProcess(flags.pid, flags.verbose);

@@ -19,11 +19,11 @@ struct TraceFlags {
 int RunTrace(const TraceFlags& flags) {
   auto format = ParseEventFormat(flags.format);
   if (!format) {
-    return Fail(format.error());
+    return Usage(format.error());
   }
   auto opts = MakeSessionOptions(flags.targets);
   if (!opts) {
-    return Fail(opts.error());
+    return Usage(opts.error());
   }
   opts->tracer.empty_probes = flags.empty_probes;
   opts->tracer.entry_ret_sites = flags.entry_ret_sites;
@@ -52,7 +52,7 @@ int RunTrace(const TraceFlags& flags) {
   if (!write_status) {
     return Fail(write_status.error());
   }
-  return 0;
+  return SuccessStatus(**session);
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 #include "common.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+
+#include "util/duration.h"
 
 namespace cgotrace::cli {
 
@@ -11,7 +17,8 @@ void AddTargetFlags(CLI::App* app, TargetFlags* flags) {
   app->add_option("-p,--pid", flags->pids, "Trace this running process (repeatable)");
   app->add_option("--binary", flags->binaries,
                   "Trace every process running this executable, including later ones");
-  app->add_option("--duration", flags->duration, "Stop after this long (e.g. 10s, 500ms)");
+  app->add_option("--duration", flags->duration,
+                  "Stop after this long (e.g. 10s, 500ms; 1ms to 8784h)");
   app->add_flag("-v,--verbose", flags->verbose, "Show libbpf and verifier messages");
   app->footer("Launch a program under tracing: cgotrace " + app->get_name() +
               " [options] -- ./app args...");
@@ -31,9 +38,9 @@ Result<SessionOptions> MakeSessionOptions(const TargetFlags& flags) {
     return MakeError("no target: give -p PID, --binary PATH or -- COMMAND (see --help)");
   }
   if (!flags.duration.empty()) {
-    auto d = ParseDuration(flags.duration);
+    auto d = ParseDuration("--duration", flags.duration, kRunDurationRange);
     if (!d) {
-      return MakeError("--duration: {}", d.error().message);
+      return d.error();
     }
     opts.duration_ns = *d;
   }
@@ -44,6 +51,31 @@ Result<SessionOptions> MakeSessionOptions(const TargetFlags& flags) {
 int Fail(const Error& error) {
   fmt::print(stderr, "cgotrace: {}\n", error.message);
   return kExitFailure;
+}
+
+int Usage(const Error& error) {
+  fmt::print(stderr, "cgotrace: {}\n", error.message);
+  return kExitUsage;
+}
+
+Result<void> CheckWritable(const std::string& path) {
+  struct stat st {};
+  const bool existed = stat(path.c_str(), &st) == 0;
+  if (existed && S_ISDIR(st.st_mode)) {
+    return MakeError("cannot create {}: it is a directory", path);
+  }
+  // O_CREAT without O_TRUNC: an existing file is only truncated once the
+  // writer writes; a file made just for this check goes again, so a failed
+  // attach leaves nothing behind.
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return MakeError("cannot create {}: {}", path, strerror(errno));
+  }
+  close(fd);
+  if (!existed) {
+    unlink(path.c_str());
+  }
+  return Ok();
 }
 
 Result<Output> Output::Open(const std::string& path) {
@@ -85,14 +117,27 @@ void ReportAttached(const Session& session) {
              targets);
 }
 
+int SuccessStatus(const Session& session) {
+  const int status = session.child_status();
+  return status > 0 && !session.child_stopped_by_session() ? status : 0;
+}
+
 void ReportTotals(const Session& session, uint64_t delivered) {
   TracerStats st = session.Stats();
-  fmt::print(stderr, "cgotrace: {} events, {} lost", delivered, st.lost);
-  if (st.no_entry != 0 || st.read_fail != 0) {
-    fmt::print(stderr, " ({} returns without entry, {} unreadable goroutines)", st.no_entry,
-               st.read_fail);
+  // Every run counter that is not zero, lost always.
+  std::string rest;
+#define CGOTRACE_SHOW(name, text)                                            \
+  if (std::string_view(#name) != "lost" && st.name != 0) {                   \
+    rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", st.name, text); \
   }
-  fmt::print(stderr, "\n");
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
+#undef CGOTRACE_SHOW
+  if (st.inflight_overflow != 0) {
+    rest += fmt::format("{}{} in-flight frames dropped", rest.empty() ? "" : ", ",
+                        st.inflight_overflow);
+  }
+  fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered, st.lost,
+             rest.empty() ? "" : " (" + rest + ")");
   // Only counted while the kernel.bpf_stats_enabled sysctl is 1.
   ProgramStats ps = session.ProgramRunStats();
   if (ps.run_count != 0) {

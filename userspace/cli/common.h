@@ -26,11 +26,20 @@ struct TargetFlags {
 };
 
 void AddTargetFlags(CLI::App* app, TargetFlags* flags);
-// Validates the flags (at least one target, PIDs > 0, parsable duration).
+// Validates the flags (at least one target, PIDs > 0, --duration in range).
+// Every error is a usage error (exit with Usage()).
 Result<SessionOptions> MakeSessionOptions(const TargetFlags& flags);
 
 // Prints "cgotrace: <message>" on stderr and returns kExitFailure.
 int Fail(const Error& error);
+// The same for a bad command line (a flag's value, a missing target):
+// returns kExitUsage, like CLI11's own parse errors.
+int Usage(const Error& error);
+
+// Error unless `path` can be created or overwritten (the parent directory
+// exists and is writable, the path is not a directory). Leaves an existing
+// file's contents alone.
+Result<void> CheckWritable(const std::string& path);
 
 // An output stream: stdout for "" or "-", else a created file.
 class Output {
@@ -57,5 +66,9 @@ class Output {
 void ReportAttached(const Session& session);
 // Prints "cgotrace: N events, M lost ..." after a run.
 void ReportTotals(const Session& session, uint64_t delivered);
+// cgotrace's exit status after a successful run: in launch mode the
+// command's own (like time(1) and perf stat), unless cgotrace ended the
+// command itself; else 0.
+int SuccessStatus(const Session& session);
 
 }  // namespace cgotrace::cli

@@ -60,6 +60,7 @@ int Main(int argc, char** argv) {
   RegisterTop(&app, &run);
   RegisterProfile(&app, &run);
 
+  const std::string first = args.empty() ? std::string() : args.front();
   try {
     std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
     app.parse(args);
@@ -71,10 +72,14 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
-    fmt::print(stderr, "cgotrace: {}{}\n", what,
-               what.find("subcommand") != std::string::npos
-                   ? " (trace, stat, inspect, record, report, exporter, top, profile)"
-                   : "");
+    if (what.find("subcommand") != std::string::npos) {
+      // CLI11 says only that one is required; name what was typed instead.
+      if (!first.empty() && !first.starts_with("-")) {
+        what = fmt::format("unknown subcommand '{}'", first);
+      }
+      what += " (trace, stat, inspect, record, report, exporter, top, profile)";
+    }
+    fmt::print(stderr, "cgotrace: {}\n", what);
     return kExitUsage;
   }
   if (has_separator) {

@@ -12,6 +12,7 @@
 #include "cgotrace/session.h"
 #include "sample/target_process.h"
 #include "trace/process.h"
+#include "util/clock.h"
 
 namespace cgotrace::cli {
 

@@ -6,23 +6,13 @@
 
 #include "elf/elf_file.h"
 #include "elf/elf_read.h"
+#include "util/hex.h"
 
 namespace cgotrace {
 
 namespace {
 
 constexpr uint32_t kGoBuildIdNoteType = 4;  // cmd/link: ELF_NOTE_GOBUILDID_TAG
-
-std::string Hex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
-  }
-  return out;
-}
 
 uint64_t AlignUp(uint64_t value, uint64_t align) { return (value + align - 1) / align * align; }
 
@@ -168,7 +158,7 @@ void ElfFile::ParseNotes(std::span<const uint8_t> notes, uint64_t align, std::st
     std::string_view name = elf_read::CString(notes.subspan(0, desc_off), name_off);
     std::span<const uint8_t> desc = notes.subspan(desc_off, *descsz);
     if (name == "GNU" && *type == NT_GNU_BUILD_ID && build_id_.empty()) {
-      build_id_ = Hex(desc);
+      build_id_ = HexBytes(desc);
     } else if (name == "Go" && *type == kGoBuildIdNoteType && go_id->empty()) {
       *go_id = std::string(elf_read::CString(desc, 0));
     }

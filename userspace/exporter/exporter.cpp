@@ -5,29 +5,19 @@
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <exception>
 
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 
-#include "cgotrace/session.h"
 #include "exporter/exporter_pprof.h"
 
 namespace cgotrace {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int /*sig*/) { g_stop.store(true); }
-
-constexpr int kPollMs = 100;
 
 // Binding once ourselves names the cause (address in use, not a local
 // address) that civetweb's exception does not.
@@ -61,26 +51,21 @@ Result<void> CheckBindable(const ListenAddress& addr) {
 }
 
 // What stays after the initial attach. --all-go attaches to new processes
-// for as long as it runs, so it keeps what attaching needs: creating a uprobe
+// for as long as it runs, and --binary attaches again when a redeploy puts a
+// new file at its path, so both keep what attaching needs: creating a uprobe
 // perf event takes CAP_SYS_ADMIN (CAP_PERFMON is not enough, checked on
 // 6.18), loading is done by then but BPF link creation still checks
 // CAP_BPF/CAP_PERFMON, and reaching another user's /proc/PID/exe and binary
-// takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH. -p and --binary are fully
-// attached by then (the kernel arms --binary probes in processes started
-// later by itself); --binary keeps CAP_SYS_PTRACE only to find its processes
-// through /proc/PID/exe for cgotrace_processes_traced (the kernel denies that
-// to a caller whose capabilities are not a superset of the target's). Reading
-// BPF maps through descriptors we already hold needs no capability.
+// takes CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH. -p is fully attached by then.
+// Reading BPF maps through descriptors we already hold needs no capability.
 std::vector<int> CapabilitiesToKeep(const ExporterOptions& options) {
   std::vector<int> keep;
-  if (options.targets.all_go) {
+  if (options.targets.all_go || !options.targets.binaries.empty()) {
     keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
 #if defined(CAP_BPF) && defined(CAP_PERFMON)
     keep.push_back(CAP_BPF);
     keep.push_back(CAP_PERFMON);
 #endif
-  } else if (!options.targets.binaries.empty()) {
-    keep = {CAP_SYS_PTRACE};
   }
   // civetweb binds before its threads serve; a privileged port is bound
   // after this drop, so keep the right to do it.
@@ -104,35 +89,32 @@ class ScrapeCollectable : public prometheus::Collectable {
 }  // namespace
 
 struct Exporter::Impl {
-  explicit Impl(const ExporterOptions& opts) : options(opts), metrics(opts.max_functions) {}
+  explicit Impl(const ExporterOptions& opts)
+      : options(opts), discovery(opts.targets), metrics(opts.max_functions) {}
 
   std::vector<prometheus::MetricFamily> Collect() {
-    ExporterSelfStats self;
-    {
-      std::lock_guard lock(tracer_mu);
-      TracerStats st = tracer->Stats();
-      ProgramStats prog = tracer->ProgramRunStats();
-      self.processes_traced = discovery->processes_traced();
-      self.probes_attached = tracer->probe_count();
-      self.events_lost = st.lost;
-      self.bpf_run_time_ns = prog.run_time_ns;
-      self.bpf_run_count = prog.run_count;
-      self.binaries = tracer->Binaries();
-    }
+    ExporterSelfStats self = session->WithTracer([this](const Tracer& tracer) {
+      ExporterSelfStats out;
+      TracerStats st = tracer.Stats();
+      ProgramStats prog = tracer.ProgramRunStats();
+      out.processes_traced = discovery.processes_traced();
+      out.probes_attached = tracer.probe_count();
+      out.events_lost = st.lost;
+      out.bpf_run_time_ns = prog.run_time_ns;
+      out.bpf_run_count = prog.run_count;
+      out.binaries = tracer.Binaries();
+      return out;
+    });
     return metrics.Collect(self);
   }
 
   ExporterOptions options;
-  // Guards tracer and discovery: the loop thread polls and rescans, HTTP
-  // threads read counters and gauges.
-  std::mutex tracer_mu;
-  std::unique_ptr<Tracer> tracer;
-  std::unique_ptr<ProcessDiscovery> discovery;
+  ProcessDiscovery discovery;  // the session's TargetSource: outlives it
   ExporterMetrics metrics;
-  Tracer::EventCallback on_event;
+  std::unique_ptr<Session> session;
   std::shared_ptr<prometheus::Collectable> collectable;
   std::unique_ptr<PprofEndpoint> pprof;  // outlives the server that calls it
-  // Last member: destroyed first, so no scrape runs once the tracer goes.
+  // Last member: destroyed first, so no scrape runs once the session goes.
   std::unique_ptr<prometheus::Exposer> exposer;
 };
 
@@ -143,34 +125,24 @@ Exporter::~Exporter() {
     impl_->pprof->Stop();  // profile requests answer now: the server waits for them
   }
   impl_->exposer.reset();
-  std::lock_guard lock(impl_->tracer_mu);
-  impl_->discovery.reset();
-  impl_->tracer.reset();
+  impl_->session.reset();
 }
-
-void Exporter::InstallSignalHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  (void)signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
-}
-
-void Exporter::RequestStop() { g_stop.store(true); }
 
 Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options) {
   if (options.listen.port != 0) {
     CGT_TRY(CheckBindable(options.listen));
   }
   auto impl = std::make_unique<Impl>(options);
-  auto tracer = Tracer::Create(options.tracer);
-  if (!tracer) {
-    return tracer.error();
+  SessionOptions so;
+  so.tracer = options.tracer;
+  so.duration_ns = options.duration_ns;
+  so.source = &impl->discovery;
+  so.rescan_ns = options.rescan_ns;
+  auto session = Session::Start(so);
+  if (!session) {
+    return session.error();
   }
-  impl->tracer = std::move(*tracer);
-  impl->discovery = std::make_unique<ProcessDiscovery>(options.targets, impl->tracer.get());
-  CGT_TRY(impl->discovery->Start());
+  impl->session = std::move(*session);
 
   // Before the HTTP server starts its threads: capabilities are per thread,
   // and new threads copy them from this one.
@@ -189,10 +161,6 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   pprof.header.call_stacks = options.tracer.call_stacks;
   pprof.header.targets = {"processes of cgotrace exporter"};
   self->pprof = std::make_unique<PprofEndpoint>(pprof);
-  self->on_event = [self](const CgoEvent& ev) {
-    self->metrics.Record(ev);
-    self->pprof->Record(ev);
-  };
   try {
     // Two threads for scrapes beside those a profile window holds.
     self->exposer = std::make_unique<prometheus::Exposer>(
@@ -217,37 +185,17 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
 }
 
 Result<void> Exporter::Run() {
-  const uint64_t rescan_ns = impl_->options.rescan_ns;
-  uint64_t next_rescan = MonotonicNs() + rescan_ns;
-  while (!g_stop.load()) {
-    {
-      // Poll(0) drains without waiting, so scrapes never wait behind an
-      // idle poll; the sleep below bounds event latency as Session does.
-      std::lock_guard lock(impl_->tracer_mu);
-      auto n = impl_->tracer->Poll(0, impl_->on_event);
-      if (!n) {
-        return n.error();
-      }
-    }
-    timespec ts{0, kPollMs * 1000000L};
-    nanosleep(&ts, nullptr);  // a signal cuts it short: fine
-    if (MonotonicNs() >= next_rescan) {
-      std::lock_guard lock(impl_->tracer_mu);
-      impl_->discovery->Rescan();
-      next_rescan = MonotonicNs() + rescan_ns;
-    }
+  Session& session = *impl_->session;
+  auto total = session.Run(
+      [this](const CgoEvent& ev) {
+        impl_->metrics.Record(ev);
+        impl_->pprof->Record(ev);
+      },
+      [](uint64_t /*now*/) {});
+  if (!total) {
+    return total.error();
   }
-  std::lock_guard lock(impl_->tracer_mu);
-  for (;;) {
-    auto n = impl_->tracer->Poll(0, impl_->on_event);
-    if (!n) {
-      return n.error();
-    }
-    if (*n == 0) {
-      break;
-    }
-  }
-  TracerStats st = impl_->tracer->Stats();
+  TracerStats st = session.WithTracer([](const Tracer& t) { return t.Stats(); });
   fmt::print(stderr, "cgotrace: stopping; {} events, {} lost\n", st.events, st.lost);
   return Ok();
 }

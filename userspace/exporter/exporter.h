@@ -6,9 +6,9 @@
 //     Prometheus metric families built from it at scrape time.
 //   - ProcessDiscovery (exporter_discovery.cpp): which processes to attach to
 //     and detach from as they come and go (-p, --binary, --all-go).
-//   - Exporter (exporter.cpp): owns the Tracer and the HTTP endpoint
-//     (prometheus-cpp's civetweb Exposer) and runs the poll/rescan loop until
-//     SIGINT/SIGTERM.
+//   - Exporter (exporter.cpp): runs a Session (the one run loop of cgotrace,
+//     with discovery as its TargetSource) and the HTTP endpoint
+//     (prometheus-cpp's civetweb Exposer) until SIGINT/SIGTERM.
 //
 // Labels never carry pid, tid or goid: series are keyed by the binary's short
 // name and the C (or exported Go) function, with at most max_functions
@@ -29,8 +29,10 @@
 
 #include "cgotrace/event.h"
 #include "cgotrace/result.h"
+#include "cgotrace/session.h"
 #include "cgotrace/tracer.h"
 #include "trace/process.h"
+#include "util/proc_fs.h"
 
 namespace cgotrace {
 
@@ -144,39 +146,48 @@ struct ExporterTargets {
   bool all_go = false;                // --all-go: every Go process with cgo
 };
 
-// Keeps the Tracer's attachments in line with the processes on the host.
-// Not thread-safe: the Exporter calls it on its loop thread with the tracer
-// lock held. Messages go to stderr as "cgotrace: ...".
-class ProcessDiscovery {
+// Keeps the Tracer's attachments in line with the processes on the host:
+// the exporter's TargetSource. Reads /proc only through the ProcFs it is
+// given. Not thread-safe: the Session calls it on its thread with its lock
+// held. Messages go to stderr as "cgotrace: ...".
+class ProcessDiscovery : public TargetSource {
  public:
-  ProcessDiscovery(const ExporterTargets& targets, Tracer* tracer);
+  explicit ProcessDiscovery(const ExporterTargets& targets, const ProcFs& fs = RealProcFs());
 
   // Initial attachment: -p PIDs (error if one cannot be traced) and --binary
   // files (error if one is not a traceable Go binary), then a first scan.
-  Result<void> Start();
-  // Detaches exited PIDs; under --all-go attaches new Go processes with
-  // cgo; recounts processes of --binary files.
-  void Rescan();
+  Result<void> Start(Tracer& tracer) override;
+  // Detaches exited PIDs (PID + start time: a reused PID is another
+  // process); under --all-go attaches new Go processes with cgo; follows a
+  // --binary path to the new file after a redeploy by rename; recounts
+  // processes of --binary files.
+  void Rescan(Tracer& tracer) override;
 
   uint64_t processes_traced() const { return processes_traced_; }
 
  private:
-  struct Attached {
-    uint64_t start_time = 0;  // distinguishes a reused PID
+  // One --binary argument: the path is what the user asked for, followed
+  // across redeploys; every file seen under it stays attached while
+  // processes may still run it.
+  struct BinaryTarget {
+    std::string path;         // canonical, as attached
+    std::vector<FileId> ids;  // current file last
+    size_t count = SIZE_MAX;  // processes last counted; MAX forces a message
   };
 
-  void DetachExited();
-  void AttachNewGoProcesses(const std::map<pid_t, FileId>& exes);
+  void DetachExited(Tracer& tracer);
+  void FollowRedeploys(Tracer& tracer);
+  void AttachNewGoProcesses(Tracer& tracer, const std::map<pid_t, FileId>& exes);
   void CountBinaryProcesses(const std::map<pid_t, FileId>& exes);
+  bool OfBinaryTarget(const FileId& id) const;
 
   ExporterTargets targets_;
-  Tracer* tracer_;
-  std::map<pid_t, Attached> attached_;
-  std::vector<FileId> binary_ids_;  // parallel to targets_.binaries
-  std::vector<size_t> binary_counts_;
+  const ProcFs& fs_;
+  std::map<pid_t, ProcessKey> attached_;
+  std::vector<BinaryTarget> binaries_;
   // Executables found not traceable (not Go, no cgo, unsupported), each
-  // analysed once; keyed by (dev, ino).
-  std::set<std::pair<uint64_t, uint64_t>> rejected_;
+  // analysed once.
+  std::set<FileId> rejected_;
   uint64_t processes_traced_ = 0;
   bool waiting_logged_ = false;
   pid_t self_ = 0;
@@ -187,6 +198,7 @@ struct ExporterOptions {
   ExporterTargets targets;
   TracerOptions tracer;
   uint64_t rescan_ns = 2'000'000'000;
+  uint64_t duration_ns = 0;  // 0: until SIGINT/SIGTERM
   size_t max_functions = 200;
   // Drop every capability not needed after the initial attach (see
   // docs/exporter.md); off only for debugging.
@@ -195,13 +207,14 @@ struct ExporterOptions {
   std::string tool_version;
 };
 
-// The running exporter. Start() attaches and starts serving; Run() blocks in
-// the poll loop until RequestStop(). Destruction stops the HTTP server, then
+// The running exporter: a Session whose targets come from ProcessDiscovery,
+// and an HTTP endpoint. Start() attaches and starts serving; Run() is the
+// session's run loop, until Session::RequestStop() (SIGINT/SIGTERM through
+// Session::InstallSignalHandlers()). Destruction stops the HTTP server, then
 // detaches every probe.
 //
 // Thread safety: one thread calls Start() and Run(); HTTP scrapes run on
-// civetweb threads and read the tracer under the exporter's lock.
-// RequestStop() is async-signal-safe.
+// civetweb threads and read the tracer through Session::WithTracer().
 class Exporter {
  public:
   static Result<std::unique_ptr<Exporter>> Start(const ExporterOptions& options);
@@ -212,10 +225,6 @@ class Exporter {
   Result<void> Run();
   // The bound address with the actual port (useful with port 0).
   const ListenAddress& listening() const { return listening_; }
-
-  // SIGINT/SIGTERM call RequestStop(); SIGPIPE is ignored.
-  static void InstallSignalHandlers();
-  static void RequestStop();
 
  private:
   struct Impl;

@@ -151,8 +151,17 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
       }
     }
   }
-  // Different executables can share a base name; their gauges add up.
+  // Different executables can share a base name; their gauges add up. A
+  // binary seen before whose processes are all gone (the tracer released
+  // it, and its count with it) shows 0, not a series that vanishes at its
+  // last value.
   std::map<std::string, int64_t> threads;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [binary, series] : binaries_) {
+      threads[binary] = 0;
+    }
+  }
   for (const BinaryStatus& b : self.binaries) {
     threads[BinaryLabel(b.comm)] += b.threads_in_cgo;
   }

@@ -1,23 +1,13 @@
 // Host description of a new recording, and header/trailer conversions.
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <climits>
 
 #include "record/recording_internal.h"
+#include "util/clock.h"
 
 namespace cgotrace {
-namespace {
-
-uint64_t ClockNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
-
 RecordingHeader CurrentHostHeader() {
   RecordingHeader h;
   char host[HOST_NAME_MAX + 1] = {};
@@ -29,8 +19,8 @@ RecordingHeader CurrentHostHeader() {
     h.kernel_release = u.release;
     h.machine = u.machine;
   }
-  h.start_realtime_ns = ClockNs(CLOCK_REALTIME);
-  h.start_monotonic_ns = ClockNs(CLOCK_MONOTONIC);
+  h.start_realtime_ns = RealtimeNs();
+  h.start_monotonic_ns = MonotonicNs();
   return h;
 }
 
@@ -83,10 +73,9 @@ RecordingHeader FromProto(const v1::Header& p) {
 v1::Trailer ToProto(const RecordingTrailer& t) {
   v1::Trailer p;
   p.set_events(t.events);
-  p.set_lost(t.lost);
-  p.set_no_entry(t.no_entry);
-  p.set_read_fail(t.read_fail);
-  p.set_stack_fail(t.stack_fail);
+#define CGOTRACE_TO_PROTO(name, text) p.set_##name(t.name);
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_TO_PROTO)
+#undef CGOTRACE_TO_PROTO
   p.set_end_realtime_ns(t.end_realtime_ns);
   p.set_end_monotonic_ns(t.end_monotonic_ns);
   p.set_exit_status(t.exit_status);
@@ -96,10 +85,9 @@ v1::Trailer ToProto(const RecordingTrailer& t) {
 RecordingTrailer FromProto(const v1::Trailer& p) {
   RecordingTrailer t;
   t.events = p.events();
-  t.lost = p.lost();
-  t.no_entry = p.no_entry();
-  t.read_fail = p.read_fail();
-  t.stack_fail = p.stack_fail();
+#define CGOTRACE_FROM_PROTO(name, text) t.name = p.name();
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_FROM_PROTO)
+#undef CGOTRACE_FROM_PROTO
   t.end_realtime_ns = p.end_realtime_ns();
   t.end_monotonic_ns = p.end_monotonic_ns();
   t.exit_status = p.exit_status();

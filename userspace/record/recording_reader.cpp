@@ -1,4 +1,6 @@
 // RecordingReader: length-delimited cgotrace.v1 records back into events.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -53,6 +55,12 @@ Result<std::unique_ptr<RecordingReader>> RecordingReader::Open(const std::string
   d.file = fopen(path.c_str(), "rb");
   if (d.file == nullptr) {
     return MakeError("cannot open {}: {}", path, strerror(errno));
+  }
+  // fopen() opens a directory for reading; only read(2) would fail, with
+  // a message ("Is a directory" at byte 0) that hides what went wrong.
+  struct stat st {};
+  if (fstat(fileno(d.file), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return MakeError("{} is a directory, not a recording file", path);
   }
   setvbuf(d.file, d.buffer.data(), _IOFBF, d.buffer.size());
   char magic[recording::kMagicSize];

@@ -10,32 +10,14 @@
 #include <unordered_map>
 #include <utility>
 
-#include "binary/go_binary.h"
-#include "binary/go_buildinfo.h"
 #include "cgotrace/recording.h"
 #include "cgotrace_abi.h"
-#include "elf/elf_file.h"
 #include "record/recording_internal.h"
+#include "util/clock.h"
+#include "util/hex.h"
 
 namespace cgotrace {
 namespace {
-
-uint64_t ClockNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// The tracer names a process attached by PID by its /proc/PID/exe; the
-// recording is read after the process is gone, so keep where that pointed.
-std::string ReadableExePath(const std::string& path) {
-  if (!path.starts_with("/proc/") || !path.ends_with("/exe")) {
-    return path;
-  }
-  char buf[PATH_MAX];
-  const ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : path;
-}
 
 // A capture that filled every slot (the tracer drops runtime.cgocall's own
 // frame) probably lost its outermost frames.
@@ -64,15 +46,9 @@ struct RecordingWriter::Impl {
   };
   std::map<ProcessKey, uint32_t> process_ids;
   std::vector<v1::Process> pending_processes;
-  // Per binary: build id and Go version (read once), and the pclntab for
-  // events that carry PCs without names.
-  struct BinaryInfo {
-    std::string build_id;
-    std::string go_version;
-    std::unique_ptr<GoBinary> symbolizer;
-    bool symbolizer_tried = false;
-  };
-  std::map<std::string, BinaryInfo> binaries;
+  // Per binary: build id and Go version, asked of the tracer once.
+  BinaryLookup lookup;
+  std::map<std::string, RecordedBinary> binaries;
 
   // Key: the binary's string id and the PCs, or (no PCs) the frame names.
   std::unordered_map<std::string, uint32_t> stack_ids;
@@ -80,7 +56,7 @@ struct RecordingWriter::Impl {
   uint32_t next_stack_id = 1;
 
   uint32_t Intern(const std::string& s);
-  BinaryInfo& Binary(const std::string& path);
+  const RecordedBinary& Binary(const std::string& path);
   uint32_t ProcessIndex(const CgoEvent& ev);
   uint32_t StackId(const CgoEvent& ev);
   Result<void> WriteAll(const std::string& bytes);
@@ -97,18 +73,10 @@ uint32_t RecordingWriter::Impl::Intern(const std::string& s) {
   return it->second;
 }
 
-RecordingWriter::Impl::BinaryInfo& RecordingWriter::Impl::Binary(const std::string& bin_path) {
+const RecordedBinary& RecordingWriter::Impl::Binary(const std::string& bin_path) {
   auto [it, inserted] = binaries.try_emplace(bin_path);
-  if (inserted && !bin_path.empty()) {
-    // Best effort: a binary deleted since it started still gets recorded.
-    auto elf = ElfFile::Open(bin_path);
-    if (elf) {
-      it->second.build_id = (*elf)->build_id();
-      auto info = GoBuildInfo::Read(**elf);
-      if (info) {
-        it->second.go_version = info->version.raw;
-      }
-    }
+  if (inserted && lookup) {
+    it->second = lookup(bin_path);
   }
   return it->second;
 }
@@ -121,12 +89,12 @@ uint32_t RecordingWriter::Impl::ProcessIndex(const CgoEvent& ev) {
   }
   const uint32_t index = static_cast<uint32_t>(process_ids.size());
   process_ids.emplace(std::move(key), index);
-  const BinaryInfo& bin = Binary(ev.binary_path);
+  const RecordedBinary& bin = Binary(ev.binary_path);
   v1::Process& p = pending_processes.emplace_back();
   p.set_index(index);
   p.set_pid(ev.pid);
   p.set_comm(ev.comm);
-  p.set_binary_path(ReadableExePath(ev.binary_path));
+  p.set_binary_path(bin.path.empty() ? ev.binary_path : bin.path);
   p.set_build_id(bin.build_id);
   p.set_go_version(bin.go_version);
   return index;
@@ -158,36 +126,27 @@ uint32_t RecordingWriter::Impl::StackId(const CgoEvent& ev) {
   for (uint64_t pc : ev.stack) {
     s.add_pcs(pc);
   }
-  // PCs are looked up in the binary's pclntab for source lines, and for
-  // names when the event carries none.
-  BinaryInfo* bin = nullptr;
-  if (!ev.stack.empty()) {
-    bin = &Binary(ev.binary_path);
-    if (!bin->symbolizer_tried) {
-      bin->symbolizer_tried = true;
-      auto analyzed = GoBinary::Analyze(ev.binary_path);
-      if (analyzed) {
-        bin->symbolizer = std::move(*analyzed);
-      }
-    }
-  }
-  const GoPclntab* pcln = bin != nullptr && bin->symbolizer ? &bin->symbolizer->pclntab() : nullptr;
+  // The tracer symbolized the frames with the pclntab it already holds;
+  // PCs it could not name (and events from elsewhere without names) are
+  // stored as addresses.
   if (!ev.frames.empty()) {
     for (const std::string& f : ev.frames) {
       s.add_frames(Intern(f));
     }
   } else {
     for (uint64_t pc : ev.stack) {
-      const GoFunc* f = pcln != nullptr ? pcln->FuncAt(pc) : nullptr;
-      s.add_frames(Intern(f != nullptr ? f->name : fmt::format("0x{:x}", pc)));
+      s.add_frames(Intern(HexAddr(pc)));
     }
   }
-  if (pcln != nullptr) {
-    for (uint64_t pc : ev.stack) {
-      // A frame's PC is the return address: the call is the byte before.
-      auto at = pc > 0 ? pcln->LineAt(pc - 1) : std::nullopt;
-      s.add_files(Intern(at ? std::string(at->file) : std::string()));
-      s.add_lines(at ? at->line : 0);
+  if (!ev.stack.empty()) {
+    const RecordedBinary& bin = Binary(ev.binary_path);
+    if (bin.position_of) {
+      for (uint64_t pc : ev.stack) {
+        // A frame's PC is the return address: the call is the byte before.
+        const SourcePosition at = pc > 0 ? bin.position_of(pc - 1) : SourcePosition{};
+        s.add_files(Intern(at.file));
+        s.add_lines(at.line);
+      }
     }
   }
   s.set_truncated(static_cast<size_t>(s.frames_size()) >= kFullCapture);
@@ -227,9 +186,11 @@ RecordingWriter::~RecordingWriter() {
 }
 
 Result<std::unique_ptr<RecordingWriter>> RecordingWriter::Create(const std::string& path,
-                                                                 const RecordingHeader& header) {
+                                                                 const RecordingHeader& header,
+                                                                 BinaryLookup lookup) {
   std::unique_ptr<RecordingWriter> w(new RecordingWriter());
   w->impl_->path = path;
+  w->impl_->lookup = std::move(lookup);
   w->impl_->batch_events = header.batch_events == 0 ? kDefaultBatchEvents : header.batch_events;
   if (w->impl_->batch_events > recording::kMaxBatchEvents) {
     return MakeError("{} events per batch is more than the format allows ({})",
@@ -302,7 +263,7 @@ Result<void> RecordingWriter::Flush() {
 
   d.batch.set_count(static_cast<uint32_t>(count));
   d.batch.set_lost(lost_);
-  d.batch.set_written_monotonic_ns(ClockNs(CLOCK_MONOTONIC));
+  d.batch.set_written_monotonic_ns(MonotonicNs());
   if (!d.batch_has_process) {
     d.batch.clear_process();
   }
@@ -326,8 +287,8 @@ Result<void> RecordingWriter::Finish(RecordingTrailer trailer) {
   CGT_TRY(Flush());
   trailer.events = events_;
   if (trailer.end_monotonic_ns == 0 && trailer.end_realtime_ns == 0) {
-    trailer.end_realtime_ns = ClockNs(CLOCK_REALTIME);
-    trailer.end_monotonic_ns = ClockNs(CLOCK_MONOTONIC);
+    trailer.end_realtime_ns = RealtimeNs();
+    trailer.end_monotonic_ns = MonotonicNs();
   }
   v1::Record rec;
   *rec.mutable_trailer() = recording::ToProto(trailer);

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "report/event_tree.h"
 #include "util/format.h"
 
 namespace cgotrace {
@@ -25,35 +26,11 @@ std::string Micros(uint64_t ns) { return fmt::format("{}.{:03}", ns / 1000, ns %
 // the thread that ran the callback when the goroutine moved meanwhile.
 std::vector<uint32_t> TracksOf(const std::vector<RecordedEvent>& ev) {
   std::vector<uint32_t> tid(ev.size());
-  std::vector<uint32_t> order(ev.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
-    const RecordedEvent& a = ev[x];
-    const RecordedEvent& b = ev[y];
-    if (a.process != b.process) return a.process < b.process;
-    if (a.goid != b.goid) return a.goid < b.goid;
-    if (a.start_ns != b.start_ns) return a.start_ns < b.start_ns;
-    if (a.duration_ns != b.duration_ns) return a.duration_ns > b.duration_ns;
-    if (a.kind != b.kind) return a.kind == EventKind::kCall;
-    return x < y;
-  });
-  std::vector<uint32_t> open;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const uint32_t idx = order[i];
-    const RecordedEvent& e = ev[idx];
-    if (i > 0 && (ev[order[i - 1]].process != e.process || ev[order[i - 1]].goid != e.goid)) {
-      open.clear();
-    }
-    while (!open.empty() && ev[open.back()].start_ns + ev[open.back()].duration_ns <= e.start_ns) {
-      open.pop_back();
-    }
-    const bool inside = !open.empty() && e.start_ns + e.duration_ns <=
-                                             ev[open.back()].start_ns + ev[open.back()].duration_ns;
-    tid[idx] = e.kind == EventKind::kCallback && inside ? tid[open.back()] : e.tid;
-    if (!inside) {
-      open.clear();
-    }
-    open.push_back(idx);
+  const EventTree nest = BuildEventTree(ev);
+  for (uint32_t idx : nest.order) {  // a parent's track is set before its children's
+    const uint32_t parent = nest.parent[idx];
+    tid[idx] = ev[idx].kind == EventKind::kCallback && parent != EventTree::kNone ? tid[parent]
+                                                                                  : ev[idx].tid;
   }
   return tid;
 }

@@ -1,12 +1,14 @@
 // Call-stack profile of a recording: events nested per goroutine, merged into
 // weighted frame paths (folded stacks).
 #include <algorithm>
+#include <array>
 #include <map>
-#include <numeric>
 #include <string_view>
 #include <unordered_map>
 
+#include "report/event_tree.h"
 #include "report/report.h"
+#include "util/choice.h"
 
 namespace cgotrace {
 namespace {
@@ -126,29 +128,18 @@ std::string FoldedName(const std::string& name) {
 }  // namespace
 
 Result<ProfileRoot> ParseProfileRoot(const std::string& text) {
-  if (text == "goroutine") {
-    return ProfileRoot::kGoroutine;
-  }
-  if (text == "thread") {
-    return ProfileRoot::kThread;
-  }
-  if (text == "process") {
-    return ProfileRoot::kProcess;
-  }
-  if (text == "none") {
-    return ProfileRoot::kNone;
-  }
-  return MakeError("--root: unknown root '{}' (expected goroutine, thread, process or none)", text);
+  static constexpr std::array<Choice<ProfileRoot>, 4> kChoices{
+      {{"goroutine", ProfileRoot::kGoroutine},
+       {"thread", ProfileRoot::kThread},
+       {"process", ProfileRoot::kProcess},
+       {"none", ProfileRoot::kNone}}};
+  return ParseChoice<ProfileRoot>("--root", text, kChoices);
 }
 
 Result<ProfileWeight> ParseProfileWeight(const std::string& text) {
-  if (text == "time") {
-    return ProfileWeight::kTime;
-  }
-  if (text == "calls") {
-    return ProfileWeight::kCalls;
-  }
-  return MakeError("--weight: unknown weight '{}' (expected time or calls)", text);
+  static constexpr std::array<Choice<ProfileWeight>, 2> kChoices{
+      {{"time", ProfileWeight::kTime}, {"calls", ProfileWeight::kCalls}}};
+  return ParseChoice<ProfileWeight>("--weight", text, kChoices);
 }
 
 Profile BuildProfile(const LoadedRecording& rec, const ProfileOptions& options) {
@@ -156,54 +147,30 @@ Profile BuildProfile(const LoadedRecording& rec, const ProfileOptions& options) 
   b.profile.weight = options.weight;
   const std::vector<RecordedEvent>& ev = rec.events;
 
-  // One goroutine runs one thing at a time, so its events nest properly:
-  // sorted by start (longest first on ties), each event's parent is the
-  // innermost earlier event still open at its start.
-  std::vector<uint32_t> order(ev.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
-    const RecordedEvent& a = ev[x];
-    const RecordedEvent& c = ev[y];
-    if (a.process != c.process) return a.process < c.process;
-    if (a.goid != c.goid) return a.goid < c.goid;
-    if (a.start_ns != c.start_ns) return a.start_ns < c.start_ns;
-    if (a.duration_ns != c.duration_ns) return a.duration_ns > c.duration_ns;
-    if (a.kind != c.kind) return a.kind == EventKind::kCall;
-    return x < y;
-  });
+  // Each event hangs under the innermost event of its goroutine that holds
+  // it (BuildEventTree); parents come first in the order.
+  const EventTree nest = BuildEventTree(ev);
   std::vector<uint32_t> path_of(ev.size());
   std::vector<uint64_t> children_ns(ev.size(), 0);
-  std::vector<uint32_t> open;  // event indexes
   std::unordered_map<PathKey, uint32_t, PathKeyHash> known;
-  for (size_t i = 0; i < order.size(); ++i) {
-    const uint32_t idx = order[i];
+  for (uint32_t idx : nest.order) {
     const RecordedEvent& e = ev[idx];
-    if (i > 0 && (ev[order[i - 1]].process != e.process || ev[order[i - 1]].goid != e.goid)) {
-      open.clear();
-    }
-    const uint64_t end = e.start_ns + e.duration_ns;
-    while (!open.empty() && ev[open.back()].start_ns + ev[open.back()].duration_ns <= e.start_ns) {
-      open.pop_back();
-    }
-    if (!open.empty() && end > ev[open.back()].start_ns + ev[open.back()].duration_ns) {
-      open.clear();  // overlaps without nesting: clock or data trouble, keep it a root
-    }
+    const uint32_t parent = nest.parent[idx];
     // The path depends only on where the event hangs (root key or parent
     // path), its stack, function and kind: build each distinct one once.
-    const bool nested = !open.empty();
-    const uint64_t where = nested ? path_of[open.back()] : b.RootKey(e);
+    const bool nested = parent != EventTree::kNone;
+    const uint64_t where = nested ? path_of[parent] : b.RootKey(e);
     const PathKey key{where, e.stack, e.func, nested, e.kind == EventKind::kCallback};
     auto [it, inserted] = known.try_emplace(key, 0);
     if (inserted) {
-      std::vector<uint32_t> path = nested ? b.paths[path_of[open.back()]] : b.Root(e);
+      std::vector<uint32_t> path = nested ? b.paths[path_of[parent]] : b.Root(e);
       b.AppendOwn(e, nested, &path);
       it->second = b.Path(std::move(path));
     }
     if (nested) {
-      children_ns[open.back()] += e.duration_ns;
+      children_ns[parent] += e.duration_ns;
     }
     path_of[idx] = it->second;
-    open.push_back(idx);
   }
   for (size_t idx = 0; idx < ev.size(); ++idx) {
     const uint64_t dur = ev[idx].duration_ns;

@@ -1,11 +1,13 @@
 // ReportTable: per-key duration statistics of a recording.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <unordered_map>
 
 #include "report/report.h"
 #include "stats/histogram.h"
+#include "util/choice.h"
 
 namespace cgotrace {
 namespace {
@@ -63,10 +65,16 @@ struct KeyHash {
 
 }  // namespace
 
+namespace {
+constexpr std::array<Choice<ReportKey>, 6> kReportKeyChoices{{{"func", ReportKey::kFunc},
+                                                              {"goid", ReportKey::kGoid},
+                                                              {"tid", ReportKey::kTid},
+                                                              {"pid", ReportKey::kPid},
+                                                              {"comm", ReportKey::kComm},
+                                                              {"binary", ReportKey::kBinary}}};
+}  // namespace
+
 Result<std::vector<ReportKey>> ParseReportSort(const std::string& text) {
-  static const std::map<std::string, ReportKey> kKeys = {
-      {"func", ReportKey::kFunc}, {"goid", ReportKey::kGoid}, {"tid", ReportKey::kTid},
-      {"pid", ReportKey::kPid},   {"comm", ReportKey::kComm}, {"binary", ReportKey::kBinary}};
   std::vector<ReportKey> out;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -75,36 +83,21 @@ Result<std::vector<ReportKey>> ParseReportSort(const std::string& text) {
       comma = text.size();
     }
     const std::string word = text.substr(pos, comma - pos);
-    auto it = kKeys.find(word);
-    if (it == kKeys.end()) {
-      return MakeError("--sort: unknown key '{}' (expected func, goid, tid, pid, comm, binary)",
-                       word);
+    auto key = ParseChoice<ReportKey>("--sort", word, kReportKeyChoices);
+    if (!key) {
+      return key.error();
     }
-    if (std::find(out.begin(), out.end(), it->second) != out.end()) {
+    if (std::find(out.begin(), out.end(), *key) != out.end()) {
       return MakeError("--sort: key '{}' given twice", word);
     }
-    out.push_back(it->second);
+    out.push_back(*key);
     pos = comma + 1;
   }
   return out;
 }
 
 const char* ReportKeyName(ReportKey key) {
-  switch (key) {
-    case ReportKey::kFunc:
-      return "func";
-    case ReportKey::kGoid:
-      return "goid";
-    case ReportKey::kTid:
-      return "tid";
-    case ReportKey::kPid:
-      return "pid";
-    case ReportKey::kComm:
-      return "comm";
-    case ReportKey::kBinary:
-      return "binary";
-  }
-  return "?";
+  return ChoiceName<ReportKey>(kReportKeyChoices, key).data();
 }
 
 struct ReportTable::Impl {

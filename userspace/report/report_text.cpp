@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <string_view>
 
 #include "report/report.h"
 #include "util/format.h"
@@ -147,13 +148,19 @@ std::string FormatRecordingSummary(const RecordingReader& r) {
   }
   line(fmt::format("Events: {}, lost: {}", r.events_read(), r.lost()));
   line(std::string("Call stacks: ") + (h.call_stacks ? "recorded" : "not recorded"));
+  if (r.trailer() && r.trailer()->exit_status >= 0) {
+    line(fmt::format("Launched command exited with status {}", r.trailer()->exit_status));
+  }
   if (r.truncated()) {
     line(fmt::format("Truncated: yes, after {} events (no trailer)", r.events_read()));
   } else {
-    line(
-        fmt::format("Truncated: no; {} returns without entry, {} unreadable goroutines, {} "
-                    "stacks not captured",
-                    r.trailer()->no_entry, r.trailer()->read_fail, r.trailer()->stack_fail));
+    std::string counters;
+    const RecordingTrailer& t = *r.trailer();
+#define CGOTRACE_SHOW(name, text) \
+  counters += std::string_view(#name) == "lost" ? "" : fmt::format(", {} {}", t.name, text);
+    CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
+#undef CGOTRACE_SHOW
+    line("Truncated: no" + (counters.empty() ? "" : ";" + counters.substr(1)));
   }
   return out;
 }

@@ -1,5 +1,9 @@
 #include "stats/aggregator.h"
 
+#include <array>
+
+#include "util/choice.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -160,30 +164,16 @@ void AppendJsonRows(std::string& out, const std::vector<StatRow>& rows) {
 
 }  // namespace
 
+namespace {
+constexpr std::array<Choice<GroupBy>, 3> kGroupByChoices{
+    {{"func", GroupBy::kFunc}, {"goid", GroupBy::kGoid}, {"tid", GroupBy::kTid}}};
+}  // namespace
+
 Result<GroupBy> ParseGroupBy(const std::string& text) {
-  if (text == "func") {
-    return GroupBy::kFunc;
-  }
-  if (text == "goid") {
-    return GroupBy::kGoid;
-  }
-  if (text == "tid") {
-    return GroupBy::kTid;
-  }
-  return MakeError("unknown grouping '{}' (valid choices: func, goid, tid)", text);
+  return ParseChoice<GroupBy>("--by", text, kGroupByChoices);
 }
 
-const char* GroupByName(GroupBy by) {
-  switch (by) {
-    case GroupBy::kGoid:
-      return "goid";
-    case GroupBy::kTid:
-      return "tid";
-    case GroupBy::kFunc:
-      break;
-  }
-  return "func";
-}
+const char* GroupByName(GroupBy by) { return ChoiceName<GroupBy>(kGroupByChoices, by).data(); }
 
 void StatAggregator::Add(const CgoEvent& event) {
   std::string key;

@@ -85,6 +85,16 @@ Result<void> BpfObject::SetBinary(uint32_t binary, const cgt_binary_config& cfg)
   return Ok();
 }
 
+void BpfObject::ClearBinary(uint32_t binary) {
+  const cgt_binary_config invalid{};
+  const int64_t zero = 0;
+  // Array maps: an update of an index inside the map cannot fail.
+  (void)bpf_map__update_elem(skel_->maps.binaries, &binary, sizeof(binary), &invalid,
+                             sizeof(invalid), BPF_ANY);
+  (void)bpf_map__update_elem(skel_->maps.in_cgo, &binary, sizeof(binary), &zero, sizeof(zero),
+                             BPF_ANY);
+}
+
 Result<void> BpfObject::SetSite(uint32_t binary, uint32_t slot, const cgt_site_desc& desc) {
   if (slot >= CGT_MAX_SITE_SLOTS) {
     return MakeError("site slot {} beyond CGT_MAX_SITE_SLOTS ({})", slot, CGT_MAX_SITE_SLOTS);

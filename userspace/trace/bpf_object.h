@@ -42,6 +42,10 @@ class BpfObject {
 
   Result<void> SetBinary(uint32_t binary, const cgt_binary_config& cfg);
   Result<void> SetSite(uint32_t binary, uint32_t slot, const cgt_site_desc& desc);
+  // Frees index `binary` for another binary: its config becomes invalid (the
+  // program ignores hits carrying it) and its in_cgo count restarts at 0.
+  // Its site descriptors are overwritten by the next binary's SetSite calls.
+  void ClearBinary(uint32_t binary);
 
   // The program attached at every site: cgt_site, or cgt_empty when the
   // options asked for empty probes (the benchmark's kernel floor).

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cgotrace_abi.h"
+#include "util/hex.h"
 
 namespace cgotrace {
 
@@ -54,7 +55,7 @@ std::optional<CgoEvent> EventDecoder::Decode(std::span<const uint8_t> record) {
     for (uint64_t pc : StackFor(raw.stack_id)) {
       ev.stack.push_back(pc - bias);
       const GoFunc* f = b.bin->pclntab().FuncAt(pc - bias);
-      ev.frames.push_back(f != nullptr ? f->name : fmt::format("0x{:x}", pc - bias));
+      ev.frames.push_back(f != nullptr ? f->name : HexAddr(pc - bias));
     }
   }
   if (raw.kind == CGT_EV_CALLBACK) {

@@ -1,92 +1,60 @@
 #include "trace/process.h"
 
-#include <dirent.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace cgotrace {
+namespace {
+
+std::string CurrentDir() {
+  char buf[PATH_MAX];
+  return getcwd(buf, sizeof(buf)) != nullptr ? std::string(buf) : std::string(".");
+}
+
+std::string Absolute(const std::string& path) {
+  return path.starts_with("/") ? path : CurrentDir() + "/" + path;
+}
+
+}  // namespace
 
 Result<std::string> ProcessExePath(pid_t pid) {
   if (pid <= 0) {
     return MakeError("invalid PID {}", pid);
   }
-  std::string proc = fmt::format("/proc/{}", pid);
-  struct stat st {};
-  if (stat(proc.c_str(), &st) != 0) {
+  if (!RealProcFs().Stat(pid)) {
     return MakeError("no process with PID {}", pid);
   }
-  std::string exe = proc + "/exe";
-  char buf[4096];
-  ssize_t n = readlink(exe.c_str(), buf, sizeof(buf) - 1);
-  if (n < 0) {
-    if (errno == ENOENT) {
-      return MakeError("PID {} has no executable (kernel thread or exiting)", pid);
-    }
-    return MakeError("PID {}: cannot read {}: {}", pid, exe, strerror(errno));
+  auto target = RealProcFs().ExeTarget(pid);
+  if (!target) {
+    return MakeError(
+        "PID {} has no executable cgotrace can read (kernel thread, exiting, or no "
+        "permission): {}",
+        pid, target.error().message);
   }
   // /proc/PID/exe reaches the file even when it lives in another mount
   // namespace (a container) or was deleted after exec.
-  return exe;
+  return fmt::format("/proc/{}/exe", pid);
 }
 
-bool ProcessAlive(pid_t pid) {
-  if (pid <= 0) {
-    return false;
+std::string ReadableExePath(const std::string& path) {
+  pid_t pid = 0;
+  if (sscanf(path.c_str(), "/proc/%d/exe", &pid) != 1 || path != fmt::format("/proc/{}/exe", pid)) {
+    return path;
   }
-  if (kill(pid, 0) != 0 && errno == ESRCH) {
-    return false;
-  }
-  // A zombie has exited: its probes will never fire again.
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!std::getline(stat, line)) {
-    return false;
-  }
-  auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+  auto target = RealProcFs().ExeTarget(pid);
+  return target ? *target : path;
 }
 
-std::string ProcessComm(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/comm", pid));
-  std::string comm;
-  std::getline(in, comm);
-  return comm;
-}
+bool ProcessAlive(pid_t pid) { return RealProcFs().Alive(pid); }
 
-Result<FileId> FileIdOf(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    return MakeError("{}: {}", path, strerror(errno));
-  }
-  return FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
-}
-
-std::vector<pid_t> FindProcessesByFile(const FileId& id) {
-  std::vector<pid_t> out;
-  DIR* dir = opendir("/proc");
-  if (dir == nullptr) {
-    return out;
-  }
-  while (dirent* de = readdir(dir)) {
-    char* end = nullptr;
-    long pid = strtol(de->d_name, &end, 10);
-    if (end == de->d_name || *end != '\0' || pid <= 0) {
-      continue;
-    }
-    auto fid = FileIdOf(fmt::format("/proc/{}/exe", pid));
-    if (fid && *fid == id && ProcessAlive(static_cast<pid_t>(pid))) {
-      out.push_back(static_cast<pid_t>(pid));
-    }
-  }
-  closedir(dir);
-  return out;
-}
+std::string ProcessComm(pid_t pid) { return RealProcFs().Comm(pid); }
 
 Result<FileId> OwnPidNamespace() { return FileIdOf("/proc/self/ns/pid"); }
 
@@ -98,7 +66,7 @@ Result<std::string> ResolveExecutable(const std::string& name) {
     if (access(name.c_str(), X_OK) != 0) {
       return MakeError("{}: {}", name, strerror(errno));
     }
-    return name;
+    return Absolute(name);
   }
   const char* path_env = getenv("PATH");
   std::stringstream path(path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin");
@@ -106,10 +74,34 @@ Result<std::string> ResolveExecutable(const std::string& name) {
   while (std::getline(path, dir, ':')) {
     std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
     if (access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
+      return Absolute(candidate);
     }
   }
   return MakeError("{}: command not found in PATH", name);
+}
+
+Result<std::string> CanonicalBinaryPath(const std::string& path) {
+  if (path.empty()) {
+    return MakeError("--binary: empty path");
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return MakeError("{}: {}", path, strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError("{}: not a regular file", path);
+  }
+  const std::string absolute = Absolute(path);
+  if (absolute.starts_with("/proc/")) {
+    return absolute;
+  }
+  char* real = realpath(absolute.c_str(), nullptr);
+  if (real == nullptr) {
+    return MakeError("{}: {}", path, strerror(errno));
+  }
+  std::string out(real);
+  free(real);  // NOLINT(cppcoreguidelines-no-malloc): realpath's contract
+  return out;
 }
 
 }  // namespace cgotrace

@@ -1,6 +1,7 @@
-// Process helpers over /proc: finding targets, their executables and load
-// addresses, and PID namespaces. All functions read /proc afresh (no caching)
-// and are thread-safe. Errors name the PID and what was wrong.
+// Process helpers over /proc (through util/proc_fs.h): finding targets, their
+// executables, PID namespaces, and turning what the user typed into the one
+// path cgotrace attaches to. Thread-safe. Errors name the PID or path and
+// what was wrong.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cgotrace/result.h"
+#include "util/proc_fs.h"
 
 namespace cgotrace {
 
@@ -17,24 +19,30 @@ namespace cgotrace {
 // another mount namespace ("/proc/PID/exe"). Error if the PID does not exist
 // or its exe cannot be read (kernel thread, no permission).
 Result<std::string> ProcessExePath(pid_t pid);
+// Alive and not a zombie (a PID only: see ProcessKey for remembered ones).
 bool ProcessAlive(pid_t pid);
 // Short command name (/proc/PID/comm).
 std::string ProcessComm(pid_t pid);
 
-struct FileId {
-  uint64_t dev = 0;
-  uint64_t ino = 0;
-  bool operator==(const FileId&) const = default;
-};
-Result<FileId> FileIdOf(const std::string& path);
-
-// PIDs whose /proc/PID/exe is the file `id` (same device and inode).
-std::vector<pid_t> FindProcessesByFile(const FileId& id);
+// For "/proc/PID/exe": the file it points to, as that process's mount
+// namespace names it, for records read after the process is gone. Other
+// paths, and links that cannot be read, come back unchanged.
+std::string ReadableExePath(const std::string& path);
 
 // The tracer's own PID namespace (device and inode of /proc/self/ns/pid).
 Result<FileId> OwnPidNamespace();
 
-// Resolves `name` like execvp would (PATH search when it has no '/').
+// Resolves a command to launch like execvp would (PATH search when it has
+// no '/'), as an absolute path.
 Result<std::string> ResolveExecutable(const std::string& name);
+
+// The absolute, canonical path of a --binary argument, resolved once so that
+// every later use (analysis, attach, messages) names the same file. A name
+// without '/' is a file in the current directory, never a $PATH search:
+// libbpf would search $PATH for it and attach at this file's offsets in
+// another program (issue 12). /proc/PID/... paths are kept as they are
+// (made absolute), since their links lead into other mount namespaces.
+// Error if the file does not exist or is not a regular file.
+Result<std::string> CanonicalBinaryPath(const std::string& path);
 
 }  // namespace cgotrace

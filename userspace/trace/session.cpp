@@ -7,11 +7,12 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <csignal>
 #include <cstring>
 
 #include "trace/process.h"
+#include "trace/target_watch.h"
+#include "util/clock.h"
 
 namespace cgotrace {
 namespace {
@@ -47,46 +48,6 @@ void OnSignal(int /*sig*/) { g_stop.store(true); }
 
 }  // namespace
 
-uint64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-Result<uint64_t> ParseDuration(const std::string& text) {
-  const char* begin = text.c_str();
-  char* end = nullptr;
-  errno = 0;
-  double value = strtod(begin, &end);
-  if (end == begin || errno != 0 || value < 0) {
-    return MakeError("invalid duration '{}' (expected e.g. 500ms, 1s, 2m)", text);
-  }
-  std::string unit(end);
-  double scale = 0;
-  if (unit.empty() || unit == "s") {
-    scale = 1e9;
-  } else if (unit == "ms") {
-    scale = 1e6;
-  } else if (unit == "us" || unit == "µs") {
-    scale = 1e3;
-  } else if (unit == "ns") {
-    scale = 1;
-  } else if (unit == "m") {
-    scale = 60e9;
-  } else if (unit == "h") {
-    scale = 3600e9;
-  } else {
-    return MakeError("invalid duration '{}' (unknown unit '{}')", text, unit);
-  }
-  // strtod accepts "inf", "nan" and 1e400; casting those, or anything at or
-  // past 2^64 ns, to an integer is undefined (found by fuzz_flags).
-  const double ns = value * scale;
-  if (!std::isfinite(ns) || ns >= 18446744073709551616.0) {
-    return MakeError("invalid duration '{}' (out of range)", text);
-  }
-  return static_cast<uint64_t>(ns);
-}
-
 void Session::InstallSignalHandlers() {
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -102,6 +63,8 @@ void Session::RequestStop() { g_stop.store(true); }
 
 bool Session::StopRequested() { return g_stop.load(); }
 
+Session::Session() : watch_(std::make_unique<TargetWatch>(RealProcFs())) {}
+
 Session::~Session() {
   if (child_ > 0 && child_status_ < 0) {
     // Never leave a launched child stopped at the starting gate.
@@ -112,7 +75,7 @@ Session::~Session() {
 }
 
 Result<std::unique_ptr<Session>> Session::Start(const SessionOptions& options) {
-  if (options.targets.empty()) {
+  if (options.targets.empty() && options.source == nullptr) {
     return MakeError("no target: give -p PID, --binary PATH or -- COMMAND");
   }
   std::unique_ptr<Session> s(new Session());
@@ -127,15 +90,25 @@ Result<std::unique_ptr<Session>> Session::Start(const SessionOptions& options) {
     if (!report) {
       return report.error();
     }
-    s->watched_.push_back(pid);
+    if (!s->watch_->Add(pid)) {
+      return MakeError("PID {} exited while attaching", pid);
+    }
     s->described_.push_back(fmt::format("PID {} ({})", pid, ProcessComm(pid)));
   }
-  for (const std::string& path : options.targets.binaries) {
-    auto report = s->tracer_->AddBinary(path, -1);
+  for (const std::string& given : options.targets.binaries) {
+    auto path = CanonicalBinaryPath(given);
+    if (!path) {
+      return MakeError("--binary {}", path.error().message);
+    }
+    auto report = s->tracer_->AddBinary(*path, -1);
     if (!report) {
       return report.error();
     }
-    s->described_.push_back(fmt::format("every process of {}", path));
+    s->described_.push_back(fmt::format("every process of {}", *path));
+  }
+  if (options.source != nullptr) {
+    std::lock_guard lock(s->mu_);
+    CGT_TRY(options.source->Start(*s->tracer_));
   }
   if (!options.targets.command.empty()) {
     CGT_TRY(s->Launch(options.targets.command));
@@ -196,14 +169,46 @@ bool Session::ChildGone() {
 }
 
 bool Session::TargetsGone() {
-  if (!options_.targets.binaries.empty()) {
-    return false;  // new processes of the binary may still start
+  for (const TargetWatch::Change& c : watch_->Poll()) {
+    if (c.kind != TargetWatch::Change::Kind::kExeced) {
+      continue;
+    }
+    // The probes sit in the old executable, which this process no longer
+    // runs: attach to the new one, or say why it cannot be traced.
+    tracer_->RemoveProcess(c.pid);
+    auto report = tracer_->AddProcess(c.pid);
+    if (report) {
+      fmt::print(stderr, "cgotrace: PID {} executed {}; following it ({} probes)\n", c.pid, c.exe,
+                 report->probes);
+    } else {
+      fmt::print(stderr, "cgotrace: PID {} executed {}, which cannot be traced: {}\n", c.pid, c.exe,
+                 report.error().message);
+      watch_->Remove(c.pid);
+    }
   }
-  bool any = !ChildGone();
-  for (pid_t pid : watched_) {
-    any = any || ProcessAlive(pid);
+  if (options_.source != nullptr || !options_.targets.binaries.empty()) {
+    return false;  // targets may still come: a new process of the binary
   }
-  return !any;
+  const bool child_gone = ChildGone();
+  return child_gone && watch_->empty();
+}
+
+Result<int> Session::Pump(int timeout_ms, const Tracer::EventCallback& on_event) {
+  if (options_.source == nullptr) {
+    // No other thread reads the tracer: wait in epoll for BPF's wakeup.
+    std::lock_guard lock(mu_);
+    return tracer_->Poll(timeout_ms, on_event);
+  }
+  Result<int> n = 0;
+  {
+    std::lock_guard lock(mu_);
+    n = tracer_->Poll(0, on_event);
+  }
+  if (n && *n == 0 && timeout_ms > 0) {
+    timespec ts{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1'000'000L};
+    nanosleep(&ts, nullptr);  // a signal cuts it short: fine
+  }
+  return n;
 }
 
 Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
@@ -211,16 +216,22 @@ Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
   uint64_t total = 0;
   const uint64_t start = MonotonicNs();
   uint64_t next_tick = options_.tick_ns ? start + options_.tick_ns : UINT64_MAX;
+  uint64_t next_rescan = options_.source ? start + options_.rescan_ns : UINT64_MAX;
   while (!g_stop.load()) {
-    auto n = tracer_->Poll(options_.poll_ms, on_event);
+    auto n = Pump(options_.poll_ms, on_event);
     if (!n) {
       return n.error();
     }
     total += static_cast<uint64_t>(*n);
     uint64_t now = MonotonicNs();
+    std::lock_guard lock(mu_);
     if (now >= next_tick) {
       on_tick(now);
       next_tick += options_.tick_ns;
+    }
+    if (now >= next_rescan) {
+      options_.source->Rescan(*tracer_);
+      next_rescan = MonotonicNs() + options_.rescan_ns;
     }
     if (options_.duration_ns && now - start >= options_.duration_ns) {
       break;
@@ -235,12 +246,13 @@ Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
     // unsupervised, and keep reading its events until it is gone so the
     // calls it completes on the way out are counted too.
     kill(child_, SIGTERM);
+    child_stopped_ = true;
     const uint64_t deadline = MonotonicNs() + 5'000'000'000ULL;
     while (!ChildGone()) {
       if (MonotonicNs() > deadline) {
         kill(child_, SIGKILL);
       }
-      auto n = tracer_->Poll(50, on_event);
+      auto n = Pump(50, on_event);
       if (!n) {
         return n.error();
       }
@@ -249,7 +261,7 @@ Result<uint64_t> Session::Run(const Tracer::EventCallback& on_event,
   }
   // Everything BPF wrote before the targets exited is still in the ring.
   for (;;) {
-    auto n = tracer_->Poll(0, on_event);
+    auto n = Pump(0, on_event);
     if (!n) {
       return n.error();
     }

@@ -1,8 +1,10 @@
 #include "trace/sinks.h"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
+#include "util/choice.h"
 #include "util/format.h"
 
 namespace cgotrace {
@@ -55,13 +57,11 @@ class TextSink : public SinkBase {
 }  // namespace
 
 Result<EventFormat> ParseEventFormat(const std::string& text) {
-  if (text == "text") {
-    return EventFormat::kText;
-  }
-  if (text == "jsonl" || text == "json") {
-    return EventFormat::kJsonl;
-  }
-  return MakeError("unknown format '{}' (expected text or jsonl)", text);
+  static constexpr std::array<Choice<EventFormat>, 3> kChoices{
+      {{"text", EventFormat::kText},
+       {"jsonl", EventFormat::kJsonl},
+       {"json", EventFormat::kJsonl, /*listed=*/false}}};
+  return ParseChoice<EventFormat>("--format", text, kChoices);
 }
 
 std::unique_ptr<EventSink> MakeEventSink(EventFormat format, FILE* out) {

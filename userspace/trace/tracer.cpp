@@ -39,6 +39,7 @@ struct Tracer::Impl {
     std::string comm;
     SitePlan plan;
     bool all_processes = false;  // attached with pid -1
+    bool in_use() const { return bin != nullptr; }
   };
 
   explicit Impl(std::unique_ptr<BpfObject> o)
@@ -53,7 +54,29 @@ struct Tracer::Impl {
   bool entry_ret_sites = false;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
+  // Frees the index, BPF state and analysis (its file mapping) of every
+  // binary that has no probes left, so that the limit of CGT_MAX_BINARIES
+  // counts binaries traced at the same time, not over a lifetime.
+  void ReleaseUnused();
+  // Set when probes were removed: the release waits until the next poll has
+  // drained the ring buffer, which then holds every record the removed
+  // processes wrote (they are gone), so none of them is decoded without its
+  // binary.
+  bool release_after_drain = false;
 };
+
+void Tracer::Impl::ReleaseUnused() {
+  for (uint32_t i = 0; i < binaries.size(); ++i) {
+    if (!binaries[i].in_use() || binaries[i].all_processes || links.CountFor(i) != 0) {
+      continue;
+    }
+    // Records of this index still in the ring buffer (a process that exited
+    // just now) decode to nothing from here on: the index may be reused.
+    obj->ClearBinary(i);
+    decoder.SetBinary(i, nullptr, "");
+    binaries[i] = Binary{};
+  }
+}
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -77,13 +100,17 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   if (!id) {
     return id.error();
   }
+  uint32_t index = static_cast<uint32_t>(binaries.size());
   for (uint32_t i = 0; i < binaries.size(); ++i) {
-    if (binaries[i].id == *id) {
+    if (binaries[i].in_use() && binaries[i].id == *id) {
       return i;
     }
+    if (!binaries[i].in_use() && index == binaries.size()) {
+      index = i;  // the first free index
+    }
   }
-  if (binaries.size() >= CGT_MAX_BINARIES) {
-    return MakeError("{}: cgotrace traces at most {} distinct binaries at once", path,
+  if (index >= CGT_MAX_BINARIES) {
+    return MakeError("{}: cgotrace traces at most {} distinct binaries at the same time", path,
                      CGT_MAX_BINARIES);
   }
   auto bin = GoBinary::Analyze(path);
@@ -98,7 +125,6 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   if (!plan) {
     return plan.error();
   }
-  auto index = static_cast<uint32_t>(binaries.size());
   for (uint32_t slot = 0; slot < plan->descriptors.size(); ++slot) {
     if (auto r = obj->SetSite(index, slot, plan->descriptors[slot]); !r) {
       return MakeError("{}: {}", path, r.error().message);
@@ -114,11 +140,21 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   b.bin = std::move(*bin);
   b.plan = std::move(*plan);
   decoder.SetBinary(index, b.bin.get(), b.comm);
-  binaries.push_back(std::move(b));
+  if (index == binaries.size()) {
+    binaries.push_back(std::move(b));
+  } else {
+    binaries[index] = std::move(b);
+  }
   return index;
 }
 
 Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
+  // libbpf searches $PATH for a name without '/': the probes would land at
+  // this file's offsets in another program. Callers resolve paths first
+  // (CanonicalBinaryPath); this is the last line of defence.
+  if (!path.starts_with("/")) {
+    return MakeError("{}: not an absolute path (internal error: refusing to attach)", path);
+  }
   auto index = impl_->BinaryIndex(path);
   if (!index) {
     return index.error();
@@ -131,6 +167,7 @@ Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
   }
   auto n = impl_->links.Attach(impl_->obj->site_program(), *index, b.bin->elf(), path, pid, b.plan);
   if (!n) {
+    impl_->ReleaseUnused();
     return n.error();
   }
   report.probes = *n;
@@ -140,16 +177,24 @@ Result<AttachReport> Tracer::AddBinary(const std::string& path, pid_t pid) {
   return report;
 }
 
-void Tracer::RemoveProcess(pid_t pid) { impl_->links.RemovePid(pid); }
+void Tracer::RemoveProcess(pid_t pid) {
+  impl_->links.RemovePid(pid);
+  impl_->release_after_drain = true;
+}
 
 std::vector<pid_t> Tracer::AttachedPids() const { return impl_->links.Pids(); }
 
 std::vector<BinaryStatus> Tracer::Binaries() const {
   std::vector<BinaryStatus> out;
   for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    if (!impl_->binaries[i].in_use()) {
+      continue;
+    }
     BinaryStatus st;
     st.path = impl_->binaries[i].bin->elf().path();
     st.comm = impl_->binaries[i].comm;
+    st.build_id = impl_->binaries[i].bin->elf().build_id();
+    st.go_version = impl_->binaries[i].bin->buildinfo().version.raw;
     // Calls cut off by a process exit never return; clamp the leftovers.
     int64_t value = impl_->obj->InCgo(i);
     st.threads_in_cgo = value < 0 ? 0 : value;
@@ -157,6 +202,20 @@ std::vector<BinaryStatus> Tracer::Binaries() const {
     out.push_back(std::move(st));
   }
   return out;
+}
+
+std::optional<std::pair<std::string, uint32_t>> Tracer::SourceLineAt(const std::string& path,
+                                                                     uint64_t pc) const {
+  for (const Impl::Binary& b : impl_->binaries) {
+    if (b.in_use() && b.bin->elf().path() == path) {
+      auto at = b.bin->pclntab().LineAt(pc);
+      if (at) {
+        return std::make_pair(std::string(at->file), at->line);
+      }
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 ProgramStats Tracer::ProgramRunStats() const { return impl_->obj->RunStats(); }
@@ -185,6 +244,10 @@ Result<int> Tracer::Poll(int timeout_ms, const EventCallback& callback) {
   if (!r) {
     return r.error();
   }
+  if (impl_->release_after_drain) {
+    impl_->release_after_drain = false;
+    impl_->ReleaseUnused();
+  }
   return delivered;
 }
 
@@ -198,6 +261,11 @@ TracerStats Tracer::Stats() const {
   out.entries = o.Counter(CGT_STAT_ENTRIES);
   out.stack_fail = o.Counter(CGT_STAT_STACK_FAIL);
   out.inflight_overflow = o.Counter(CGT_STAT_INFLIGHT_OVERFLOW);
+  // Every entry ends as an event, a ring-buffer drop, or an unreadable g
+  // (read_fail counts returns too, so this errs low); the rest never saw
+  // their return.
+  const uint64_t ended = out.events + out.lost + out.read_fail;
+  out.unreturned = out.entries > ended ? out.entries - ended : 0;
   return out;
 }
 
