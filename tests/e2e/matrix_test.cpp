@@ -26,10 +26,10 @@
 #include <gtest/gtest.h>
 
 #include "../matrix/matrix_list.h"
-#include "binary/go_buildinfo.h"
-#include "binary/go_offsets.h"
 #include "checks.h"
+#include "gofile/go_buildinfo.h"
 #include "harness.h"
+#include "offsets/go_offsets.h"
 
 #ifndef CGOTRACE_GO_OBJDUMP
 #error "CGOTRACE_GO_OBJDUMP must be defined by the build"

@@ -82,7 +82,7 @@ const std::map<std::string, std::string>& CallerOf() {
 }
 
 // The cgo wrapper between the caller and the C function: _Cfunc_, or the
-// errno form's _C2func_ and a macro's _Cmacro_ (binary/cgo_names.h).
+// errno form's _C2func_ and a macro's _Cmacro_ (gofile/cgo_names.h).
 std::string WrapperOf(const std::string& func) {
   if (func == "errno_call") return "main._C2func_" + func;
   if (func == "CGT_MACRO_VALUE") return "main._Cmacro_" + func;

@@ -12,11 +12,11 @@
 
 #include <gtest/gtest.h>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_offsets.h"
 #include "checks.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
 #include "harness.h"
+#include "offsets/go_offsets.h"
 
 namespace cgotrace::e2e {
 namespace {

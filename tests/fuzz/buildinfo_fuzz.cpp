@@ -3,9 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "binary/go_buildinfo.h"
 #include "elf/elf_file.h"
 #include "fuzz_input.h"
+#include "gofile/go_buildinfo.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cgotrace::fuzz::MemFile file(data, size);

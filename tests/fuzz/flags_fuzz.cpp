@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <string>
 
-#include "binary/cgo_names.h"
-#include "binary/go_buildinfo.h"
 #include "exporter/exporter.h"
 #include "fuzz_input.h"
+#include "gofile/cgo_names.h"
+#include "gofile/go_buildinfo.h"
 #include "stats/aggregator.h"
 #include "trace/sinks.h"
 #include "util/duration.h"

@@ -7,11 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_offsets.h"
-#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
 #include "fuzz_input.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
+#include "offsets/go_offsets.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cgotrace::fuzz::MemFile file(data, size);

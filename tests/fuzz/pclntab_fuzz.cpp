@@ -4,10 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "binary/cgo_names.h"
-#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
 #include "fuzz_input.h"
+#include "gofile/cgo_names.h"
+#include "gofile/go_pclntab.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cgotrace::fuzz::MemFile file(data, size);

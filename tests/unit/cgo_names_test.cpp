@@ -1,7 +1,7 @@
 // Naming of cgo calls: every mangled form cmd/cgo generates, on strings and
 // on the real fixture binaries (plain: C trampolines in .symtab; stripped:
 // only the Go wrappers in pclntab).
-#include "binary/cgo_names.h"
+#include "gofile/cgo_names.h"
 
 #include <gtest/gtest.h>
 

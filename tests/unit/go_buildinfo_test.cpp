@@ -1,4 +1,4 @@
-#include "binary/go_buildinfo.h"
+#include "gofile/go_buildinfo.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "binary/go_offsets.h"
+#include "offsets/go_offsets.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
 
 namespace cgotrace {
 namespace {

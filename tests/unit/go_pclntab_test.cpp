@@ -1,4 +1,4 @@
-#include "binary/go_pclntab.h"
+#include "gofile/go_pclntab.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>

@@ -28,10 +28,10 @@
 
 #include "../matrix/matrix_list.h"
 #include "binary/go_binary.h"
-#include "binary/go_buildinfo.h"
-#include "binary/go_offsets.h"
-#include "binary/go_pclntab.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
+#include "offsets/go_offsets.h"
 
 namespace cgotrace {
 namespace {

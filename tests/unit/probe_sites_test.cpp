@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "binary/go_buildinfo.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
 
 namespace cgotrace {
 namespace {

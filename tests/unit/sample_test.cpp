@@ -7,12 +7,12 @@
 #include <filesystem>
 #include <vector>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_pclntab.h"
-#include "binary/go_sample_layout.h"
 #include "binary_fixture_util.h"
 #include "cgotrace_sample_abi.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
+#include "offsets/go_sample_layout.h"
 #include "sample/call_tracker.h"
 #include "sample/thread_sample.h"
 

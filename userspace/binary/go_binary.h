@@ -15,13 +15,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "binary/cgo_names.h"
-#include "binary/go_buildinfo.h"
-#include "binary/go_offsets.h"
-#include "binary/go_pclntab.h"
 #include "binary/probe_sites.h"
 #include "cgotrace/result.h"
 #include "elf/elf_file.h"
+#include "gofile/cgo_names.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
+#include "offsets/go_offsets.h"
 
 namespace cgotrace {
 

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "binary/go_sample_layout.h"
+#include "offsets/go_sample_layout.h"
 #include "sample.skel.h"
 
 namespace cgotrace {

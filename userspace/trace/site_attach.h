@@ -21,11 +21,11 @@
 #include <utility>
 #include <vector>
 
-#include "binary/go_offsets.h"
 #include "binary/site_plan.h"
 #include "cgotrace/result.h"
 #include "cgotrace_abi.h"
 #include "elf/elf_file.h"
+#include "offsets/go_offsets.h"
 
 struct bpf_link;
 struct bpf_program;

@@ -1,4 +1,4 @@
-#include "binary/cgo_names.h"
+#include "gofile/cgo_names.h"
 
 #include <array>
 #include <cctype>

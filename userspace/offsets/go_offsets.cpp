@@ -1,13 +1,13 @@
 // RuntimeOffsets: the field list, the built-in version table, offsets from
 // type descriptors, and For(), which picks and cross-checks the sources.
 // DWARF reading is in go_offsets_dwarf.cpp.
-#include "binary/go_offsets.h"
+#include "offsets/go_offsets.h"
 
 #include <array>
 #include <optional>
 #include <string>
 
-#include "binary/go_typedesc.h"
+#include "offsets/go_typedesc.h"
 
 namespace cgotrace {
 namespace {

@@ -6,10 +6,10 @@
 #include <span>
 #include <vector>
 
-#include "binary/go_pclntab.h"
 #include "cgotrace/result.h"
 #include "elf/elf_file.h"
 #include "elf/elf_relocs.h"
+#include "gofile/go_pclntab.h"
 
 namespace cgotrace::pclntab {
 

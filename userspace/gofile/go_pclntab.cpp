@@ -1,14 +1,14 @@
 // GoPclntab: locating the pclntab (section, symbols, moduledata or a scan)
 // and looking functions up. Decoding lives in go_pclntab_decode.cpp.
-#include "binary/go_pclntab.h"
+#include "gofile/go_pclntab.h"
 
 #include <elf.h>
 
 #include <algorithm>
 #include <optional>
 
-#include "binary/go_pclntab_internal.h"
 #include "elf/elf_read.h"
+#include "gofile/go_pclntab_internal.h"
 
 namespace cgotrace {
 

@@ -3,7 +3,7 @@
 // Three sources, in order of trust (docs/offsets.md):
 //   1. the binary's DWARF (the runtime.g and runtime.m types);
 //   2. the binary's own Go type descriptors of runtime.g / runtime.m
-//      (binary/go_typedesc.h), present in stripped binaries too;
+//      (offsets/go_typedesc.h), present in stripped binaries too;
 //   3. a built-in table keyed by the Go version in the binary's buildinfo.
 // For() takes the first that works and compares it with every other source
 // that works: a disagreement is a warning naming both values (the tests
@@ -20,10 +20,10 @@
 #include <string_view>
 #include <vector>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_pclntab.h"
 #include "cgotrace/result.h"
 #include "elf/elf_file.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
 
 namespace cgotrace {
 

@@ -2,8 +2,8 @@
 // runtime/symtab.go and cmd/link/internal/ld/pcln.go of each Go release).
 #include <optional>
 
-#include "binary/go_pclntab_internal.h"
 #include "elf/elf_read.h"
+#include "gofile/go_pclntab_internal.h"
 
 namespace cgotrace::pclntab {
 

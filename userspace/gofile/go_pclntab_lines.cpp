@@ -3,8 +3,8 @@
 // PC delta) pairs starting at (-1, entry).
 #include <algorithm>
 
-#include "binary/go_pclntab_internal.h"
 #include "elf/elf_read.h"
+#include "gofile/go_pclntab_internal.h"
 
 namespace cgotrace {
 namespace {

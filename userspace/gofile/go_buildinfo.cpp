@@ -1,6 +1,6 @@
 // GoBuildInfo: the .go.buildinfo blob written by cmd/link (see
 // debug/buildinfo in the Go tree for the reference reader).
-#include "binary/go_buildinfo.h"
+#include "gofile/go_buildinfo.h"
 
 #include <elf.h>
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "binary/go_offsets.h"
+#include "offsets/go_offsets.h"
 
 namespace cgotrace {
 namespace {

@@ -20,9 +20,9 @@
 #include <cstdint>
 #include <span>
 
-#include "binary/go_pclntab.h"
 #include "cgotrace/result.h"
 #include "elf/elf_file.h"
+#include "gofile/go_pclntab.h"
 
 namespace cgotrace {
 

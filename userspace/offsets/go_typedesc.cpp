@@ -1,12 +1,12 @@
 // GoTypeDescriptors: moduledata's type range, struct descriptors by name.
-#include "binary/go_typedesc.h"
+#include "offsets/go_typedesc.h"
 
 #include <algorithm>
 #include <array>
 #include <optional>
 
-#include "binary/go_pclntab_internal.h"
 #include "elf/elf_read.h"
+#include "gofile/go_pclntab_internal.h"
 
 namespace cgotrace {
 namespace {

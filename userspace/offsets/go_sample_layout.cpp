@@ -1,6 +1,6 @@
 // Sampling layout of a Go binary: capstone decoding of TLS loads of g and of
 // runtime.cgocall's prologue.
-#include "binary/go_sample_layout.h"
+#include "offsets/go_sample_layout.h"
 
 #include <capstone/capstone.h>
 

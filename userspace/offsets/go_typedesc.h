@@ -38,11 +38,11 @@
 #include <string_view>
 #include <vector>
 
-#include "binary/go_buildinfo.h"
-#include "binary/go_pclntab.h"
 #include "cgotrace/result.h"
 #include "elf/elf_file.h"
 #include "elf/elf_relocs.h"
+#include "gofile/go_buildinfo.h"
+#include "gofile/go_pclntab.h"
 
 namespace cgotrace {
 
