@@ -48,7 +48,7 @@ log "sysroot and kernel $KVER ready ($BASE)"
 # 2. cgotrace for arm64 (incremental; ccache when the caller set it up).
 cmake -S "$root" -B "$WORK/cross" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
-  -DCGOTRACE_ARM64_SYSROOT="$SYSROOT" -DCGOTRACE_TESTS=OFF >/dev/null
+  -DCGOTRACE_ARM64_SYSROOT="$SYSROOT" -DCGOTRACE_TESTS=OFF -DCGOTRACE_SAMPLING=OFF >/dev/null
 ninja -C "$WORK/cross" -j"${CGOTRACE_JOBS:-2}" cgotrace >&2
 log "cross-built $WORK/cross/cgotrace"
 

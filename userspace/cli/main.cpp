@@ -57,8 +57,10 @@ int Main(int argc, char** argv) {
   RegisterExporter(&app, &run);
   RegisterRecord(&app, &run);
   RegisterReport(&app, &run);
+#ifdef CGOTRACE_SAMPLING
   RegisterTop(&app, &run);
   RegisterProfile(&app, &run);
+#endif
 
   const std::string first = args.empty() ? std::string() : args.front();
   try {
