@@ -86,7 +86,7 @@ void PprofEndpoint::Stop() {
 }
 
 void PprofEndpoint::Record(const CgoEvent& event) {
-  if (open_.load(std::memory_order_relaxed) == 0) {
+  if (recording_.load(std::memory_order_relaxed) == 0) {
     return;
   }
   std::lock_guard<std::mutex> lock(windows_mu_);
@@ -136,6 +136,7 @@ PprofEndpoint::Response PprofEndpoint::Profile(int seconds) {
   {
     std::lock_guard<std::mutex> lock(windows_mu_);
     windows_.push_back(window);
+    recording_.fetch_add(1);
   }
   {
     std::unique_lock<std::mutex> lock(stop_mu_);
@@ -144,6 +145,7 @@ PprofEndpoint::Response PprofEndpoint::Profile(int seconds) {
   {
     std::lock_guard<std::mutex> lock(windows_mu_);
     windows_.remove(window);
+    recording_.fetch_sub(1);
   }
   open_.fetch_sub(1);
   RecordingTrailer trailer;

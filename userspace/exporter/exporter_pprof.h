@@ -75,15 +75,18 @@ class PprofEndpoint {
   // shutdown waits for the requests in progress.
   void Stop();
 
-  int open_windows() const { return open_.load(); }
+  // Windows receiving events now: a window counts from the moment Record()
+  // writes into it, not from the moment its request was admitted.
+  int open_windows() const { return recording_.load(); }
 
  private:
   struct Window;
   Response Profile(int seconds);
 
   PprofEndpointOptions options_;
-  std::atomic<int> open_{0};
-  std::mutex windows_mu_;  // guards windows_ (the list, not each window)
+  std::atomic<int> open_{0};       // admitted requests (the max_windows gate)
+  std::atomic<int> recording_{0};  // windows in windows_; changed under windows_mu_
+  std::mutex windows_mu_;          // guards windows_ (the list, not each window)
   std::list<std::shared_ptr<Window>> windows_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
