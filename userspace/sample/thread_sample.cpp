@@ -40,12 +40,17 @@ Result<std::vector<ThreadSample>> DecodeSamples(std::span<const uint8_t> bytes) 
     s.syscallpc = raw.syscallpc;
     s.stack_hi = raw.stack_hi;
     s.time_ns = raw.time_ns;
-    s.c_frames.resize(raw.n_c_frames);
-    s.go_frames.resize(raw.n_go_frames);
-    std::memcpy(s.c_frames.data(), bytes.data() + pos, raw.n_c_frames * sizeof(uint64_t));
-    pos += raw.n_c_frames * sizeof(uint64_t);
-    std::memcpy(s.go_frames.data(), bytes.data() + pos, raw.n_go_frames * sizeof(uint64_t));
-    pos += raw.n_go_frames * sizeof(uint64_t);
+    // memcpy from/to an empty vector's null data() is undefined even for 0
+    // bytes (UBSan), so empty frame lists copy nothing.
+    const auto read_words = [&](std::vector<uint64_t>& words, size_t n) {
+      words.resize(n);
+      if (n != 0) {
+        std::memcpy(words.data(), bytes.data() + pos, n * sizeof(uint64_t));
+      }
+      pos += n * sizeof(uint64_t);
+    };
+    read_words(s.c_frames, raw.n_c_frames);
+    read_words(s.go_frames, raw.n_go_frames);
     out.push_back(std::move(s));
   }
   return out;
