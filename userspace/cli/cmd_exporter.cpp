@@ -19,7 +19,15 @@ struct ExporterFlags {
   bool keep_caps = false;
   bool call_stacks = false;
   bool verbose = false;
+  bool sample = false;
+  bool exact = false;
+  int frequency = kExporterSampleHz;
+  bool frequency_given = false;
 };
+
+// Sampling costs the tracer per thread per round; a gauge scraped every few
+// seconds gains nothing from more.
+constexpr int kMaxExporterHz = 1000;
 
 int RunExporter(const ExporterFlags& flags) {
   ExporterOptions opts;
@@ -52,6 +60,16 @@ int RunExporter(const ExporterFlags& flags) {
   opts.tracer.verbose = flags.verbose;
   opts.tracer.call_stacks = flags.call_stacks;
   opts.tool_version = CGOTRACE_VERSION;
+  if (!flags.sample && (flags.exact || flags.frequency_given)) {
+    return Usage(MakeError("{} needs --sample", flags.exact ? "--exact" : "-F"));
+  }
+  const int hz = flags.frequency;
+  if (hz < 1 || hz > kMaxExporterHz) {
+    return Usage(MakeError("-F: frequency must be 1-{} Hz, not {}", kMaxExporterHz, hz));
+  }
+  opts.sample = flags.sample;
+  opts.exact = !flags.sample || flags.exact;
+  opts.sample_hz = hz;
 
   // A scraper hanging up must not kill us either: SIGPIPE is ignored too.
   Session::InstallSignalHandlers();
@@ -87,9 +105,20 @@ void RegisterExporter(CLI::App* app, std::function<int()>* run) {
                 "Do not drop capabilities after attaching (debugging only)");
   sub->add_flag("--call-stacks", flags->call_stacks,
                 "Capture Go call stacks, so /debug/pprof/cgo profiles show the Go callers");
+  sub->add_flag("--sample", flags->sample,
+                "In-C gauges by function from sampling every thread, with no per-call probe "
+                "(alone: nothing is probed; add --exact for the call metrics too)");
+  sub->add_flag("--exact", flags->exact, "With --sample: also attach the exact per-call probes");
+  CLI::Option* frequency =
+      sub->add_option("-F,--frequency", flags->frequency,
+                      fmt::format("With --sample: rounds per second (default {}, 1-{})",
+                                  kExporterSampleHz, kMaxExporterHz));
   sub->add_flag("-v,--verbose", flags->verbose, "Show libbpf and verifier messages");
   sub->footer("Metrics and deployment: docs/exporter.md");
-  sub->callback([flags, run] { *run = [flags] { return RunExporter(*flags); }; });
+  sub->callback([flags, run, frequency] {
+    flags->frequency_given = frequency->count() > 0;
+    *run = [flags] { return RunExporter(*flags); };
+  });
 }
 
 }  // namespace cgotrace::cli

@@ -5,16 +5,34 @@
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <thread>
 
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 
 #include "exporter/exporter_pprof.h"
+#ifdef CGOTRACE_SAMPLING
+#include "exporter/sample_gauges.h"
+#else
+namespace cgotrace {
+// Built without sampling: --sample is refused in Start().
+class SampleGauges {
+ public:
+  void Rescan() {}
+  void Round() {}
+  std::vector<prometheus::MetricFamily> Collect() const { return {}; }
+};
+}  // namespace cgotrace
+#endif
+#include "util/clock.h"
 
 namespace cgotrace {
 namespace {
@@ -86,6 +104,21 @@ class ScrapeCollectable : public prometheus::Collectable {
   Source source_;
 };
 
+// Sleeps until `deadline_ns` (CLOCK_MONOTONIC), in naps short enough that a
+// stop request is seen within 50 ms.
+void NapUntil(uint64_t deadline_ns, const std::atomic<bool>& stop) {
+  constexpr uint64_t kNapNs = 50'000'000;
+  for (;;) {
+    uint64_t now = MonotonicNs();
+    if (now >= deadline_ns || stop.load() || Session::StopRequested()) {
+      return;
+    }
+    uint64_t nap = std::min(deadline_ns - now, kNapNs);
+    timespec ts{static_cast<time_t>(nap / 1'000'000'000), static_cast<long>(nap % 1'000'000'000)};
+    nanosleep(&ts, nullptr);
+  }
+}
+
 }  // namespace
 
 struct Exporter::Impl {
@@ -93,25 +126,63 @@ struct Exporter::Impl {
       : options(opts), discovery(opts.targets), metrics(opts.max_functions) {}
 
   std::vector<prometheus::MetricFamily> Collect() {
-    ExporterSelfStats self = session->WithTracer([this](const Tracer& tracer) {
-      ExporterSelfStats out;
-      TracerStats st = tracer.Stats();
-      ProgramStats prog = tracer.ProgramRunStats();
-      out.processes_traced = discovery.processes_traced();
-      out.probes_attached = tracer.probe_count();
-      out.events_lost = st.lost;
-      out.bpf_run_time_ns = prog.run_time_ns;
-      out.bpf_run_count = prog.run_count;
-      out.binaries = tracer.Binaries();
-      return out;
-    });
-    return metrics.Collect(self);
+    ExporterSelfStats self;
+    if (session) {
+      self = session->WithTracer([this](const Tracer& tracer) {
+        ExporterSelfStats out;
+        TracerStats st = tracer.Stats();
+        ProgramStats prog = tracer.ProgramRunStats();
+        out.processes_traced = discovery.processes_traced();
+        out.probes_attached = tracer.probe_count();
+        out.events_lost = st.lost;
+        out.bpf_run_time_ns = prog.run_time_ns;
+        out.bpf_run_count = prog.run_count;
+        out.binaries = tracer.Binaries();
+        return out;
+      });
+    }
+    std::vector<prometheus::MetricFamily> out = metrics.Collect(self);
+    if (sampling) {
+      for (prometheus::MetricFamily& f : sampling->Collect()) {
+        out.push_back(std::move(f));
+      }
+    }
+    return out;
+  }
+
+  // Rounds at sample_hz, rescans every rescan_ns, until a stop request,
+  // `stop`, or --duration. Returns the number of rounds.
+  uint64_t SampleLoop(const std::atomic<bool>& stop) {
+    const uint64_t period = 1'000'000'000ull / static_cast<uint64_t>(options.sample_hz);
+    const uint64_t start = MonotonicNs();
+    const uint64_t end = options.duration_ns == 0 ? 0 : start + options.duration_ns;
+    uint64_t next_round = start;
+    uint64_t next_rescan = start + options.rescan_ns;
+    uint64_t rounds = 0;
+    while (!stop.load() && !Session::StopRequested()) {
+      uint64_t now = MonotonicNs();
+      if (end != 0 && now >= end) {
+        break;
+      }
+      if (now >= next_rescan) {
+        sampling->Rescan();
+        next_rescan = now + options.rescan_ns;
+      }
+      sampling->Round();
+      ++rounds;
+      // A round that overran its period is not made up for: the next one
+      // starts one period from now.
+      next_round = std::max(next_round + period, MonotonicNs());
+      NapUntil(end != 0 ? std::min(next_round, end) : next_round, stop);
+    }
+    return rounds;
   }
 
   ExporterOptions options;
   ProcessDiscovery discovery;  // the session's TargetSource: outlives it
   ExporterMetrics metrics;
-  std::unique_ptr<Session> session;
+  std::unique_ptr<Session> session;        // exact mode
+  std::unique_ptr<SampleGauges> sampling;  // --sample
   std::shared_ptr<prometheus::Collectable> collectable;
   std::unique_ptr<PprofEndpoint> pprof;  // outlives the server that calls it
   // Last member: destroyed first, so no scrape runs once the session goes.
@@ -126,6 +197,7 @@ Exporter::~Exporter() {
   }
   impl_->exposer.reset();
   impl_->session.reset();
+  impl_->sampling.reset();
 }
 
 Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options) {
@@ -133,16 +205,28 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
     CGT_TRY(CheckBindable(options.listen));
   }
   auto impl = std::make_unique<Impl>(options);
-  SessionOptions so;
-  so.tracer = options.tracer;
-  so.duration_ns = options.duration_ns;
-  so.source = &impl->discovery;
-  so.rescan_ns = options.rescan_ns;
-  auto session = Session::Start(so);
-  if (!session) {
-    return session.error();
+  if (options.exact) {
+    SessionOptions so;
+    so.tracer = options.tracer;
+    so.duration_ns = options.duration_ns;
+    so.source = &impl->discovery;
+    so.rescan_ns = options.rescan_ns;
+    auto session = Session::Start(so);
+    if (!session) {
+      return session.error();
+    }
+    impl->session = std::move(*session);
   }
-  impl->session = std::move(*session);
+  if (options.sample) {
+#ifdef CGOTRACE_SAMPLING
+    // Before the capability drop: -p samplers are all opened here.
+    impl->sampling = std::make_unique<SampleGauges>(options.targets, options.max_functions,
+                                                    options.tracer.verbose);
+    CGT_TRY(impl->sampling->Start());
+#else
+    return MakeError("--sample: this cgotrace was built without sampling (CGOTRACE_SAMPLING=OFF)");
+#endif
+  }
 
   // Before the HTTP server starts its threads: capabilities are per thread,
   // and new threads copy them from this one.
@@ -166,7 +250,9 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
     self->exposer = std::make_unique<prometheus::Exposer>(
         std::vector<std::string>{"listening_ports", options.listen.CivetSpec(), "num_threads",
                                  std::to_string(2 + pprof.max_windows)},
-        PprofEndpoint::InstallCallbacks(self->pprof.get()));
+        // The cgo-call profiles come from exact mode's events: without it
+        // there is no /debug/pprof/cgo (404).
+        options.exact ? PprofEndpoint::InstallCallbacks(self->pprof.get()) : nullptr);
   } catch (const std::exception& e) {
     return MakeError("cannot listen on {}: {}", options.listen.Display(), e.what());
   }
@@ -179,12 +265,28 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   self->exposer->RegisterCollectable(self->collectable);
   fmt::print(stderr, "cgotrace: serving metrics on http://{}/metrics\n",
              exporter->listening_.Display());
-  fmt::print(stderr, "cgotrace: serving cgo profiles on http://{}{}?seconds=N\n",
-             exporter->listening_.Display(), kPprofCgoPath);
+  if (options.exact) {
+    fmt::print(stderr, "cgotrace: serving cgo profiles on http://{}{}?seconds=N\n",
+               exporter->listening_.Display(), kPprofCgoPath);
+  }
+  if (options.sample) {
+    fmt::print(stderr, "cgotrace: sampling at {} Hz{}\n", options.sample_hz,
+               options.exact ? "" : "; no probes attached");
+  }
   return exporter;
 }
 
 Result<void> Exporter::Run() {
+  std::atomic<bool> stop_sampling{false};
+  std::atomic<uint64_t> rounds{0};
+  std::thread sampler;
+  if (impl_->sampling && impl_->session) {
+    sampler = std::thread([&] { rounds = impl_->SampleLoop(stop_sampling); });
+  } else if (impl_->sampling) {
+    rounds = impl_->SampleLoop(stop_sampling);
+    fmt::print(stderr, "cgotrace: stopping; {} sampling rounds\n", rounds.load());
+    return Ok();
+  }
   Session& session = *impl_->session;
   auto total = session.Run(
       [this](const CgoEvent& ev) {
@@ -192,11 +294,16 @@ Result<void> Exporter::Run() {
         impl_->pprof->Record(ev);
       },
       [](uint64_t /*now*/) {});
+  if (sampler.joinable()) {
+    stop_sampling = true;
+    sampler.join();
+  }
   if (!total) {
     return total.error();
   }
   TracerStats st = session.WithTracer([](const Tracer& t) { return t.Stats(); });
-  fmt::print(stderr, "cgotrace: stopping; {} events, {} lost\n", st.events, st.lost);
+  fmt::print(stderr, "cgotrace: stopping; {} events, {} lost{}\n", st.events, st.lost,
+             impl_->sampling ? fmt::format(", {} sampling rounds", rounds.load()) : "");
   return Ok();
 }
 

@@ -38,6 +38,9 @@ namespace cgotrace {
 
 // Default TCP port of `cgotrace exporter` (docs/exporter.md).
 inline constexpr int kExporterDefaultPort = 9478;
+// Default sampling rate of `exporter --sample` (-F): a prime, so rounds do
+// not beat with periodic work in the target.
+inline constexpr int kExporterSampleHz = 19;
 
 // Histogram over non-negative integers with inclusive upper bounds
 // base * 2^k (k = 0 .. buckets-1) plus +Inf, i.e. Prometheus `le` semantics:
@@ -205,16 +208,27 @@ struct ExporterOptions {
   bool drop_capabilities = true;
   // Tool version in /debug/pprof/cgo profiles (exporter_pprof.h).
   std::string tool_version;
+  // Exact mode: uprobes on every cgo call (the call histograms, callbacks,
+  // threads_in_cgo, /debug/pprof/cgo).
+  bool exact = true;
+  // --sample: in-C gauges by function from sampling every thread at
+  // sample_hz (exporter/sample_gauges.h), no per-call probe. Alone (exact
+  // false) nothing is probed at all.
+  bool sample = false;
+  int sample_hz = kExporterSampleHz;
 };
 
-// The running exporter: a Session whose targets come from ProcessDiscovery,
-// and an HTTP endpoint. Start() attaches and starts serving; Run() is the
-// session's run loop, until Session::RequestStop() (SIGINT/SIGTERM through
+// The running exporter: a Session whose targets come from ProcessDiscovery
+// (exact mode), the sampling loop (--sample), or both, and an HTTP endpoint.
+// Start() attaches and starts serving; Run() runs the session's loop and/or
+// the sampling loop until Session::RequestStop() (SIGINT/SIGTERM through
 // Session::InstallSignalHandlers()). Destruction stops the HTTP server, then
-// detaches every probe.
+// detaches every probe and sampler.
 //
-// Thread safety: one thread calls Start() and Run(); HTTP scrapes run on
-// civetweb threads and read the tracer through Session::WithTracer().
+// Thread safety: one thread calls Start() and Run(); with both modes Run()
+// samples on a second thread of its own. HTTP scrapes run on civetweb
+// threads and read the tracer through Session::WithTracer(), the sampled
+// gauges through their own lock.
 class Exporter {
  public:
   static Result<std::unique_ptr<Exporter>> Start(const ExporterOptions& options);
