@@ -41,7 +41,7 @@ struct cgt_sample_config {
 	cgt_u32 m_incgo;     /* offsetof(runtime.m, incgo), a bool */
 	cgt_u32 m_ncgocall;  /* offsetof(runtime.m, ncgocall) */
 	cgt_u32 m_procid;    /* offsetof(runtime.m, procid): the thread id */
-	cgt_u32 cgocall_bp;  /* cgocall's frame pointer - g.syscallsp */
+	cgt_s32 cgocall_bp;  /* cgocall's frame pointer - g.syscallsp (-8 on arm64) */
 };
 
 /* struct cgt_sample.flags */

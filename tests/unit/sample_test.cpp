@@ -7,13 +7,23 @@
 #include <filesystem>
 #include <vector>
 
+#include <elf.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "../matrix/matrix_list.h"
+#include "binary/go_binary.h"
 #include "binary_fixture_util.h"
 #include "cgotrace_sample_abi.h"
 #include "elf/elf_file.h"
 #include "gofile/go_buildinfo.h"
 #include "gofile/go_pclntab.h"
+#include "offsets/go_offsets.h"
 #include "offsets/go_sample_layout.h"
 #include "sample/call_tracker.h"
+#include "sample/sampler.h"
 #include "sample/thread_sample.h"
 
 namespace cgotrace {
@@ -92,13 +102,98 @@ TEST(GTlsSlotTest, PieLoadsTheOffsetIntoARegisterFirst) {
   EXPECT_EQ(slot->offset, -8);
 }
 
-TEST(GTlsSlotTest, Arm64IsRefusedClearly) {
-  Analysed a = Open(FixturePath("cgocalls-arm64"));
-  ASSERT_NE(a.elf, nullptr);
-  auto slot = FindGTlsSlot(*a.elf, a.pclntab);
-  ASSERT_FALSE(slot.ok());
-  EXPECT_THAT(slot.error().message, HasSubstr("x86-64 only"));
-  EXPECT_THAT(slot.error().message, HasSubstr("cgocalls-arm64"));
+// The ELF TLS ABI's answer for an arm64 executable, independent of any
+// instruction: variant I puts a 16-byte TCB at tpidr_el0 and the
+// executable's TLS block right after it, aligned to PT_TLS's p_align; g's
+// slot is the STT_TLS symbol runtime.tls_g within that block.
+std::optional<int64_t> Arm64TlsGFromElf(const ElfFile& elf) {
+  const ElfSymbol* sym = elf.FindSymbol("runtime.tls_g");
+  std::span<const uint8_t> b = elf.bytes();
+  if (sym == nullptr || b.size() < sizeof(Elf64_Ehdr)) return std::nullopt;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, b.data(), sizeof(eh));
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    const size_t at = eh.e_phoff + size_t{i} * eh.e_phentsize;
+    if (at + sizeof(ph) > b.size()) return std::nullopt;
+    std::memcpy(&ph, b.data() + at, sizeof(ph));
+    if (ph.p_type == PT_TLS) {
+      const uint64_t align = std::max<uint64_t>(ph.p_align, 1);
+      const uint64_t tcb = (16 + align - 1) / align * align;
+      return static_cast<int64_t>(tcb + sym->value);
+    }
+  }
+  return std::nullopt;
+}
+
+// Every arm64 binary the build made: the fixture and the matrix's (go1.26
+// and go1.17.13, built by tests/matrix/build-fixture.sh with GOARCH=arm64).
+std::vector<matrix::Entry> Arm64Binaries() {
+  std::vector<matrix::Entry> out;
+  matrix::Entry fixture;
+  fixture.version = "fixture";
+  fixture.arch = "arm64";
+  fixture.path = FixturePath("cgocalls-arm64");
+  out.push_back(fixture);
+  for (const matrix::Entry& e : matrix::TheList().entries) {
+    if (e.arch == "arm64" && e.Supported()) out.push_back(e);
+  }
+  return out;
+}
+
+TEST(GTlsSlotTest, Arm64SlotIsDecodedFromLoadGAndMatchesTheElfTlsLayout) {
+  ASSERT_TRUE(matrix::TheList().error.empty()) << matrix::TheList().error;
+  std::vector<matrix::Entry> bins = Arm64Binaries();
+  std::set<int> minors;
+  for (const matrix::Entry& e : bins) minors.insert(e.minor);
+  // Both sides of the go1.23 syscallbp change are covered.
+  ASSERT_TRUE(minors.contains(17)) << "no go1.17 arm64 binary in the matrix list";
+  for (const matrix::Entry& e : bins) {
+    SCOPED_TRACE(e.Describe());
+    Analysed a = Open(e.path);
+    ASSERT_NE(a.elf, nullptr);
+    ASSERT_EQ(a.elf->arch(), Arch::kArm64);
+    std::optional<int64_t> want = Arm64TlsGFromElf(*a.elf);
+    ASSERT_TRUE(want) << "no runtime.tls_g / PT_TLS";
+    auto slot = FindGTlsSlot(*a.elf, a.pclntab);
+    ASSERT_TRUE(slot.ok()) << slot.error().message;
+    EXPECT_EQ(slot->offset, *want);
+    EXPECT_EQ(slot->witnesses, 2u) << "runtime.load_g and runtime.save_g";
+
+    // The whole sampling configuration: offsets as DWARF has them, and for
+    // releases without g.syscallbp cgocall's frame pointer 8 bytes below
+    // its stack pointer (str x30, [sp, #-N]!; stur x29, [sp, #-8]; sub x29, sp, #8).
+    auto bin = GoBinary::Analyze(e.path);
+    ASSERT_TRUE(bin.ok()) << bin.error().message;
+    auto cfg = MakeSampleConfig(**bin);
+    ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+    auto dwarf = RuntimeOffsets::FromDwarf(*a.elf);
+    ASSERT_TRUE(dwarf.ok()) << dwarf.error().message;
+    EXPECT_EQ(static_cast<int64_t>(cfg->tls_g), *want);
+    EXPECT_EQ(cfg->g_m, dwarf->g_m);
+    EXPECT_EQ(cfg->g_goid, dwarf->g_goid);
+    EXPECT_EQ(cfg->g_syscallsp, dwarf->g_syscallsp);
+    EXPECT_EQ(cfg->g_syscallpc, dwarf->g_syscallpc);
+    EXPECT_EQ(cfg->m_curg, dwarf->m_curg);
+    EXPECT_EQ(cfg->m_incgo, dwarf->m_incgo);
+    EXPECT_EQ(cfg->m_ncgocall, dwarf->m_ncgocall);
+    EXPECT_EQ(cfg->m_g0, dwarf->m_g0);
+    if (dwarf->g_syscallbp == RuntimeOffsets::kAbsent) {
+      EXPECT_EQ(cfg->g_syscallbp, 0u);
+      EXPECT_EQ(cfg->cgocall_bp, -8);
+    } else {
+      EXPECT_EQ(cfg->g_syscallbp, dwarf->g_syscallbp);
+    }
+  }
+}
+
+TEST(CgocallFrameTest, Arm64PrologueKeepsTheFrameRecordBelowSp) {
+  // str x30, [sp, #-64]!; stur x29, [sp, #-8]; sub x29, sp, #8; bl
+  const std::vector<uint8_t> code = {0xfe, 0x0f, 0x1c, 0xf8, 0xfd, 0x83, 0x1f, 0xf8,
+                                     0xfd, 0x23, 0x00, 0xd1, 0x00, 0x00, 0x00, 0x94};
+  auto off = CgocallFramePointerOffset(Arch::kArm64, 0x1000, code);
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(*off, -8);
 }
 
 TEST(CgocallFrameTest, Go121PrologueWithPushRbp) {
@@ -107,7 +202,7 @@ TEST(CgocallFrameTest, Go121PrologueWithPushRbp) {
                                      0x48, 0x83, 0xec, 0x18, 0xe8, 0,    0,    0,    0};
   auto off = CgocallFramePointerOffset(Arch::kX86_64, 0x1000, code);
   ASSERT_TRUE(off.ok()) << off.error().message;
-  EXPECT_EQ(*off, 0x18u);
+  EXPECT_EQ(*off, 0x18);
 }
 
 TEST(CgocallFrameTest, Go117PrologueWithLeaRbp) {
@@ -116,7 +211,7 @@ TEST(CgocallFrameTest, Go117PrologueWithLeaRbp) {
                                      0x8d, 0x6c, 0x24, 0x28, 0xe8, 0,    0,    0,    0};
   auto off = CgocallFramePointerOffset(Arch::kX86_64, 0x1000, code);
   ASSERT_TRUE(off.ok()) << off.error().message;
-  EXPECT_EQ(*off, 0x28u);
+  EXPECT_EQ(*off, 0x28);
 }
 
 TEST(CgocallFrameTest, NoFramePointerIsAnError) {

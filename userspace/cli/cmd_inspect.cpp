@@ -8,6 +8,7 @@
 #include "binary/site_plan.h"
 #include "commands.h"
 #include "common.h"
+#include "offsets/go_sample_layout.h"
 #include "trace/process.h"
 
 namespace cgotrace::cli {
@@ -63,6 +64,32 @@ void PrintOffsets(const RuntimeOffsets& off) {
   for (const std::string& u : off.unavailable) {
     fmt::print("  not used: {}\n", u);
   }
+}
+
+// What sampling (top, profile, exporter --sample) reads: g's TLS slot and
+// how cgocall's frame is found from the goroutine's saved state.
+void PrintSamplingLayout(const GoBinary& b) {
+  const char* tp = b.elf().arch() == Arch::kArm64 ? "tpidr_el0" : "fs_base";
+  auto slot = FindGTlsSlot(b.elf(), b.pclntab());
+  if (!slot) {
+    fmt::print("sampling:     cannot sample: {}\n", slot.error().message);
+    return;
+  }
+  fmt::print("sampling:     g at {}{:+#x} ({} agreeing loads, e.g. 0x{:x})\n", tp, slot->offset,
+             slot->witnesses, slot->example_vaddr);
+  if (b.offsets().g_syscallbp != RuntimeOffsets::kAbsent) {
+    fmt::print("  cgocall frame: g.syscallbp\n");
+    return;
+  }
+  const ProbedFunction& cgocall = b.cgocall();
+  auto code = b.elf().ReadVaddr(cgocall.entry, cgocall.size);
+  auto bp = code ? CgocallFramePointerOffset(b.elf().arch(), cgocall.entry, *code)
+                 : Result<int32_t>(code.error());
+  if (!bp) {
+    fmt::print("  cgocall frame: cannot sample: {}\n", bp.error().message);
+    return;
+  }
+  fmt::print("  cgocall frame: g.syscallsp{:+d} (from runtime.cgocall's prologue)\n", *bp);
 }
 
 const char* EventName(cgt_site_event event) {
@@ -140,6 +167,7 @@ int RunInspect(const std::string& target) {
   fmt::print("pclntab:      magic 0x{:x}, {} functions, text at 0x{:x}\n", b.pclntab().magic(),
              b.pclntab().funcs().size(), b.pclntab().text_start());
   PrintOffsets(b.offsets());
+  PrintSamplingLayout(b);
   fmt::print("probe sites:\n");
   PrintFunction(b.elf(), b.cgocall());
   PrintFunction(b.elf(), b.cgocallback());

@@ -5,7 +5,9 @@
 #include <capstone/capstone.h>
 
 #include <cstring>
+#include <map>
 #include <optional>
+#include <string_view>
 
 namespace cgotrace {
 namespace {
@@ -27,8 +29,9 @@ class DetailDisassembler {
   DetailDisassembler(const DetailDisassembler&) = delete;
   DetailDisassembler& operator=(const DetailDisassembler&) = delete;
 
-  Result<void> Open() {
-    cs_err err = cs_open(CS_ARCH_X86, CS_MODE_64, &handle_);
+  Result<void> Open(Arch arch) {
+    cs_err err = arch == Arch::kArm64 ? cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &handle_)
+                                      : cs_open(CS_ARCH_X86, CS_MODE_64, &handle_);
     if (err != CS_ERR_OK) {
       return MakeError("capstone cs_open failed: {}", cs_strerror(err));
     }
@@ -79,15 +82,121 @@ std::optional<int64_t> ReadGot(const ElfFile& elf, uint64_t vaddr) {
   return v == 0 ? std::nullopt : std::optional<int64_t>(v);
 }
 
+// One more agreeing (or the first disagreeing) TLS load of g at `vaddr`.
+Result<void> AddWitness(const ElfFile& elf, int64_t found, uint64_t vaddr, GTlsSlot* slot) {
+  if (slot->witnesses > 0 && found != slot->offset) {
+    return MakeError(
+        "{}: TLS loads of g disagree: {:#x} at {:#x} but {:#x} at {:#x}; refusing to guess g's "
+        "TLS slot",
+        elf.path(), slot->offset, slot->example_vaddr, found, vaddr);
+  }
+  if (slot->witnesses == 0) {
+    slot->offset = found;
+    slot->example_vaddr = vaddr;
+  }
+  ++slot->witnesses;
+  return Ok();
+}
+
+// arm64: the runtime reaches g's slot only in runtime.load_g and
+// runtime.save_g (runtime/tls_arm64.s), as
+//   mrs x0, tpidr_el0 ; <x27 = offset> ; ldr|str x28, [x0, x27]
+// where the offset is `MOVD runtime.tls_g(SB), R27` as the linker resolved
+// it: movz (+ movk) for a local-exec offset, or adrp + ldr from the GOT
+// (initial-exec). The three instructions are adjacent; any other instruction
+// in between forgets what was known.
+Result<GTlsSlot> FindGTlsSlotArm64(const ElfFile& elf, const GoPclntab& pclntab,
+                                   DetailDisassembler& dis) {
+  GTlsSlot slot;
+  for (const GoFunc& f : pclntab.funcs()) {
+    std::string_view name = f.name;
+    if (name.ends_with(".abi0")) {
+      name.remove_suffix(4);
+    }
+    if ((name != "runtime.load_g" && name != "runtime.save_g") || f.end <= f.entry) {
+      continue;
+    }
+    auto code = elf.ReadVaddr(f.entry, f.end - f.entry);
+    if (!code) {
+      continue;
+    }
+    const uint8_t* p = code->data();
+    size_t left = code->size();
+    uint64_t addr = f.entry;
+    cs_insn* insn = dis.insn();
+    unsigned tp = ARM64_REG_INVALID;
+    std::map<unsigned, int64_t> known;   // register -> value
+    std::map<unsigned, uint64_t> pages;  // register -> adrp page
+    while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+      const cs_arm64& a = insn->detail->arm64;
+      const bool reg0 = a.op_count >= 1 && a.operands[0].type == ARM64_OP_REG;
+      const unsigned dst = reg0 ? a.operands[0].reg : ARM64_REG_INVALID;
+      if (insn->id == ARM64_INS_MRS && reg0 && std::strstr(insn->op_str, "tpidr_el0") != nullptr) {
+        tp = dst;
+        continue;
+      }
+      if ((insn->id == ARM64_INS_MOV || insn->id == ARM64_INS_MOVZ) && reg0 && a.op_count == 2 &&
+          a.operands[1].type == ARM64_OP_IMM) {
+        const unsigned shift =
+            a.operands[1].shift.type == ARM64_SFT_LSL ? a.operands[1].shift.value : 0;
+        known[dst] = a.operands[1].imm << shift;
+        continue;
+      }
+      if (insn->id == ARM64_INS_MOVK && reg0 && a.op_count == 2 &&
+          a.operands[1].type == ARM64_OP_IMM && known.contains(dst)) {
+        const unsigned shift =
+            a.operands[1].shift.type == ARM64_SFT_LSL ? a.operands[1].shift.value : 0;
+        const uint64_t mask = uint64_t{0xffff} << shift;
+        known[dst] =
+            static_cast<int64_t>((static_cast<uint64_t>(known[dst]) & ~mask) |
+                                 ((static_cast<uint64_t>(a.operands[1].imm) << shift) & mask));
+        continue;
+      }
+      if (insn->id == ARM64_INS_ADRP && reg0 && a.op_count == 2 &&
+          a.operands[1].type == ARM64_OP_IMM) {
+        pages[dst] = static_cast<uint64_t>(a.operands[1].imm);
+        continue;
+      }
+      if ((insn->id == ARM64_INS_LDR || insn->id == ARM64_INS_STR) && reg0 && a.op_count == 2 &&
+          a.operands[1].type == ARM64_OP_MEM) {
+        const arm64_op_mem& m = a.operands[1].mem;
+        if (dst == ARM64_REG_X28 && m.base == tp && tp != ARM64_REG_INVALID &&
+            known.contains(m.index) && m.disp == 0) {
+          CGT_TRY(AddWitness(elf, known[m.index], insn->address, &slot));
+        } else if (insn->id == ARM64_INS_LDR && m.index == ARM64_REG_INVALID &&
+                   pages.contains(m.base)) {
+          if (auto got = ReadGot(elf, pages[m.base] + static_cast<uint64_t>(m.disp))) {
+            known[dst] = *got;
+            continue;
+          }
+        }
+      }
+      tp = ARM64_REG_INVALID;
+      known.clear();
+      pages.clear();
+    }
+  }
+  if (slot.witnesses == 0) {
+    return MakeError(
+        "{}: no TLS load of g (mrs tpidr_el0; ldr x28, [tp, off]) found in runtime.load_g or "
+        "runtime.save_g; cannot locate g's TLS slot",
+        elf.path());
+  }
+  return slot;
+}
+
 }  // namespace
 
 Result<GTlsSlot> FindGTlsSlot(const ElfFile& elf, const GoPclntab& pclntab) {
-  if (elf.arch() != Arch::kX86_64) {
-    return MakeError("{}: finding g's TLS slot is implemented for x86-64 only (not {})", elf.path(),
-                     ArchName(elf.arch()));
+  if (elf.arch() != Arch::kX86_64 && elf.arch() != Arch::kArm64) {
+    return MakeError("{}: finding g's TLS slot is implemented for x86-64 and arm64 only (not {})",
+                     elf.path(), ArchName(elf.arch()));
   }
   DetailDisassembler dis;
-  CGT_TRY(dis.Open());
+  CGT_TRY(dis.Open(elf.arch()));
+  if (elf.arch() == Arch::kArm64) {
+    return FindGTlsSlotArm64(elf, pclntab, dis);
+  }
   GTlsSlot slot;
   for (const GoFunc& f : pclntab.funcs()) {
     if (f.end <= f.entry) {
@@ -150,14 +259,66 @@ Result<GTlsSlot> FindGTlsSlot(const ElfFile& elf, const GoPclntab& pclntab) {
   return slot;
 }
 
-Result<uint32_t> CgocallFramePointerOffset(Arch arch, uint64_t vaddr,
-                                           std::span<const uint8_t> code) {
-  if (arch != Arch::kX86_64) {
-    return MakeError("runtime.cgocall's frame layout is decoded on x86-64 only (not {})",
+namespace {
+
+// arm64 Go frames: `str x30, [sp, #-N]!` (allocates the frame, saves the
+// return address at 0(sp)), `stur x29, [sp, #-8]`, `sub x29, sp, #8`: the
+// frame record (saved x29, then the return address) sits 8 bytes below the
+// stack pointer, so the frame pointer is sp - 8.
+Result<int32_t> CgocallFramePointerOffsetArm64(uint64_t vaddr, std::span<const uint8_t> code,
+                                               DetailDisassembler& dis) {
+  int64_t sp = 0;
+  std::optional<int64_t> bp;
+  const uint8_t* p = code.data();
+  size_t left = code.size();
+  uint64_t addr = vaddr;
+  cs_insn* insn = dis.insn();
+  while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+    const cs_arm64& a = insn->detail->arm64;
+    if (insn->id == ARM64_INS_BL || insn->id == ARM64_INS_BLR) {
+      break;
+    }
+    const bool two_or_more = a.op_count >= 2 && a.operands[0].type == ARM64_OP_REG;
+    if (insn->id == ARM64_INS_STR && two_or_more && a.operands[0].reg == ARM64_REG_X30 &&
+        a.writeback && a.operands[1].type == ARM64_OP_MEM &&
+        a.operands[1].mem.base == ARM64_REG_SP) {
+      sp += a.operands[1].mem.disp;
+    } else if (insn->id == ARM64_INS_SUB && a.op_count == 3 && a.operands[0].type == ARM64_OP_REG &&
+               a.operands[1].type == ARM64_OP_REG && a.operands[1].reg == ARM64_REG_SP &&
+               a.operands[2].type == ARM64_OP_IMM) {
+      if (a.operands[0].reg == ARM64_REG_SP) {
+        sp -= a.operands[2].imm;
+      } else if (a.operands[0].reg == ARM64_REG_X29) {
+        bp = sp - a.operands[2].imm;
+      }
+    } else if (insn->id == ARM64_INS_MOV && two_or_more && a.operands[0].reg == ARM64_REG_X29 &&
+               a.operands[1].type == ARM64_OP_REG && a.operands[1].reg == ARM64_REG_SP) {
+      bp = sp;
+    }
+  }
+  constexpr int64_t kMaxFrame = 4096;
+  if (!bp || sp >= 0 || *bp - sp < -kMaxFrame || *bp - sp > kMaxFrame) {
+    return MakeError(
+        "runtime.cgocall at {:#x}: prologue does not set up a frame pointer cgotrace "
+        "recognises",
+        vaddr);
+  }
+  return static_cast<int32_t>(*bp - sp);
+}
+
+}  // namespace
+
+Result<int32_t> CgocallFramePointerOffset(Arch arch, uint64_t vaddr,
+                                          std::span<const uint8_t> code) {
+  if (arch != Arch::kX86_64 && arch != Arch::kArm64) {
+    return MakeError("runtime.cgocall's frame layout is decoded on x86-64 and arm64 only (not {})",
                      ArchName(arch));
   }
   DetailDisassembler dis;
-  CGT_TRY(dis.Open());
+  CGT_TRY(dis.Open(arch));
+  if (arch == Arch::kArm64) {
+    return CgocallFramePointerOffsetArm64(vaddr, code, dis);
+  }
   // Offsets relative to the stack pointer at entry.
   int64_t sp = 0;
   std::optional<int64_t> bp;
@@ -195,7 +356,7 @@ Result<uint32_t> CgocallFramePointerOffset(Arch arch, uint64_t vaddr,
         "recognises",
         vaddr);
   }
-  return static_cast<uint32_t>(*bp - sp);
+  return static_cast<int32_t>(*bp - sp);
 }
 
 }  // namespace cgotrace
