@@ -144,6 +144,50 @@ TEST_F(SampleTest, TopListsCallsThatBeganBeforeAttach) {
   }
 }
 
+// go1.20 and go1.22: g has no syscallbp, the runtime's layout differs
+// (offsets, cgocall's frame), and the Go side of each call is found from
+// g.syscallsp and cgocall's prologue. Same exact truths as the current
+// release: each goroutine by its own goid, function, thread, call site and C
+// frames; the profile attributes every round to each blocked goroutine.
+TEST_F(SampleTest, TopAndProfileOnReleasesBeforeGo123) {
+  for (const char* fixture : {"incgo-go1.20", "incgo-go1.22"}) {
+    SCOPED_TRACE(fixture);
+    const int blocked = 3;
+    Incgo f = StartIncgo(dir_, fixture, blocked);
+    ASSERT_FALSE(f.truth.is_null());
+    RunResult inspect = RunCommand(Cli({"inspect", Fixture(fixture)}), dir_, kTimeout);
+    ASSERT_TRUE(inspect.status.Ok()) << inspect.Describe();
+    EXPECT_NE(inspect.out.find("cgocall frame: g.syscallsp+"), std::string::npos) << inspect.out;
+    Json top = TopOnce(dir_, f.proc.pid());
+    ExpectTopMatchesTruth(top, f.truth, fixture, true);
+
+    RunResult r = RunCommand(Cli({"profile", "-p", std::to_string(f.proc.pid()), "-F", "49",
+                                  "--duration", "1s", "--format", "json"}),
+                             dir_, kTimeout);
+    ASSERT_TRUE(r.status.Ok()) << r.Describe();
+    std::string error;
+    auto j = ParseJson(r.out, &error);
+    ASSERT_TRUE(j) << error << r.Describe();
+    const double rounds = (*j)["rounds"].get<double>();
+    ASSERT_GE(rounds, 20) << j->dump();
+    std::map<uint64_t, Json> by_goid;
+    for (const Json& g : (*j)["goroutines"]) {
+      by_goid[g["goid"].get<uint64_t>()] = g;
+    }
+    for (const Json& g : f.truth["blocked"]) {
+      const uint64_t goid = g["goid"].get<uint64_t>();
+      ASSERT_TRUE(by_goid.count(goid)) << "goroutine " << goid << ": " << j->dump();
+      EXPECT_EQ(by_goid[goid]["func"], "block_outer");
+      EXPECT_NEAR(by_goid[goid]["samples"].get<double>() / rounds, 1.0, 0.02) << j->dump();
+    }
+    const uint64_t spinner = f.truth["spinner"]["goid"].get<uint64_t>();
+    ASSERT_TRUE(by_goid.count(spinner)) << j->dump();
+    EXPECT_EQ(by_goid[spinner]["func"], "spin_outer");
+    f.proc.Signal(SIGTERM);
+    EXPECT_TRUE(f.proc.WaitOrKill(20s).Ok()) << f.proc.Describe();
+  }
+}
+
 TEST_F(SampleTest, AgesOfCallsThatNeverReturnGrow) {
   Incgo f = StartIncgo(dir_, "incgo", 2);
   ASSERT_FALSE(f.truth.is_null());
