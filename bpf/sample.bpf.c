@@ -152,10 +152,18 @@ static __always_inline void read_regs(struct task_struct *task, struct cgt_sampl
 	s->user_bp = CGT_REG_FP(&regs);
 }
 
-static __always_inline void write_frames(struct seq_file *seq, const __u64 *frames, __u32 n,
-					 __u32 max)
+static __always_inline void write_frames(struct seq_file *seq, const __u64 *frames, __u64 n,
+					 __u64 max)
 {
-	if (n == 0 || n > max)
+	if (n == 0)
+		return;
+	/* Two separate tests on one 64-bit register: clang otherwise folds them
+	 * into one unsigned range check on a copy (n - (max + 1) < -max), or
+	 * checks a zero-extended copy of a 32-bit n, and the 6.1 verifier
+	 * (Debian bookworm, the arm64 tier) does not carry either bound over to
+	 * the register that is written, rejecting the write as unbounded. */
+	barrier_var(n);
+	if (n > max)
 		return;
 	bpf_seq_write(seq, frames, n * sizeof(__u64));
 }
