@@ -48,7 +48,7 @@ log "sysroot and kernel $KVER ready ($BASE)"
 # 2. cgotrace for arm64 (incremental; ccache when the caller set it up).
 cmake -S "$root" -B "$WORK/cross" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
-  -DCGOTRACE_ARM64_SYSROOT="$SYSROOT" -DCGOTRACE_TESTS=OFF -DCGOTRACE_SAMPLING=OFF >/dev/null
+  -DCGOTRACE_ARM64_SYSROOT="$SYSROOT" -DCGOTRACE_TESTS=OFF -DCGOTRACE_SAMPLING=ON -DCGOTRACE_BCC=OFF >/dev/null
 ninja -C "$WORK/cross" -j"${CGOTRACE_JOBS:-2}" cgotrace >&2
 log "cross-built $WORK/cross/cgotrace"
 
@@ -64,7 +64,17 @@ for tc in local $OLDEST; do
     "$root/tests/matrix/build-fixture.sh" "$tc" "$mode" arm64 "$FX/$v/$mode/cgocalls" >&2
   done
 done
-log "fixtures built ($LOCAL_GO, $OLDEST)"
+# incgo (goroutines that stay in C) for `top`: the installed Go, and go1.22
+# for a release whose g has no syscallbp (go1.17 cannot build it).
+for tc in local go1.22.12; do
+  v=$tc
+  [ "$tc" = local ] && v=$LOCAL_GO
+  mkdir -p "$FX/$v/incgo"
+  (cd "$root/tests/fixtures" && env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
+    GOTOOLCHAIN=$tc GOFLAGS="-mod=readonly -buildvcs=false" "$GO" build \
+    -o "$FX/$v/incgo/incgo" ./incgo) >&2
+done
+log "fixtures built ($LOCAL_GO, $OLDEST; incgo $LOCAL_GO, go1.22.12)"
 
 # 4. The initramfs: busybox, cgotrace and the fixtures with the shared
 # libraries they need (from the sysroot), the 9p modules, the cases.
@@ -79,7 +89,7 @@ cp "$root/scripts/arm64/guest-init.sh" "$IR/init"
 chmod +x "$IR/init"
 # Shared libraries: the NEEDED closure of every dynamic binary.
 declare -A seen=()
-queue=("$IR/bin/cgotrace" $(find "$IR/fixtures" -type f -name cgocalls))
+queue=("$IR/bin/cgotrace" $(find "$IR/fixtures" -type f -name cgocalls -o -type f -name incgo))
 while [ ${#queue[@]} -gt 0 ]; do
   f=${queue[0]}
   queue=("${queue[@]:1}")
@@ -117,6 +127,8 @@ QUICK="-scenarios=fast,cstring -goroutines=2 -calls=50 -cstrings=3"
     echo "$which-attach attach $v/default/cgocalls $MODEST"
   done
   echo "installed-short launch $LOCAL_GO/default/cgocalls $QUICK"
+  echo "installed-top top $LOCAL_GO/incgo/incgo -blocked 3"
+  echo "go1.22-top top go1.22.12/incgo/incgo -blocked 3"
 } >"$IR/cases.txt"
 if [ -n "${CGOTRACE_ARM64_ONLY:-}" ]; then  # debugging: a subset of the cases
   grep -E "^(${CGOTRACE_ARM64_ONLY}) " "$IR/cases.txt" >"$IR/cases.only" || die "no case matches"

@@ -8,6 +8,7 @@
 # /cases.txt, one run per line:  NAME MODE BINARY ARGS...
 #   MODE launch  cgotrace trace -- BINARY -truth=... ARGS
 #   MODE attach  BINARY -wait-signal -truth=... ARGS; cgotrace trace -p PID
+#   MODE top     BINARY (incgo) -truth=... ARGS; cgotrace top -p PID --once
 /bin/busybox mkdir -p /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -88,6 +89,27 @@ while read -r name mode bin args; do
         echo "guest: $name: fixture never became ready" >>$d/guest.err
         kill -9 $fpid
       fi
+      wait $fpid
+      echo $? >$d/fixture.rc
+      ;;
+    top)
+      # incgo: its goroutines are in C before cgotrace starts sampling.
+      # shellcheck disable=SC2086
+      /fixtures/$bin -truth=$d/truth.json $args >$d/fixture.out 2>$d/fixture.err &
+      fpid=$!
+      if wait_line $d/fixture.out READY 120; then
+        timeout 300 cgotrace top -p $fpid --once --format json --interval 500ms \
+          >$d/top.json 2>$d/cgotrace.err
+        rc=$?
+        echo $rc >$d/cgotrace.rc
+        if [ $rc != 0 ]; then
+          timeout 300 cgotrace top -p $fpid --once --format json --verbose \
+            >/dev/null 2>$d/cgotrace-verbose.err
+        fi
+      else
+        echo "guest: $name: fixture never became ready" >>$d/guest.err
+      fi
+      kill -TERM $fpid
       wait $fpid
       echo $? >$d/fixture.rc
       ;;

@@ -107,5 +107,77 @@ INSTANTIATE_TEST_SUITE_P(Vm, Arm64LiveTest,
                            return n;
                          });
 
+// `cgotrace top --once` on incgo in the VM: sampling on arm64 (g through
+// tpidr_el0 + the decoded TLS slot, cgocall's frame 8 bytes below
+// g.syscallsp before go1.23). Each blocked goroutine by its own goid, thread,
+// function and call site, its C frames walked to Go, and the spinner never
+// blocked.
+class Arm64TopTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Arm64TopTest, TopListsEachGoroutineInC) {
+  const std::string dir = Results(GetParam());
+  ASSERT_TRUE(FileExists(dir + "/cgotrace.rc"))
+      << "case " << GetParam() << " did not run in the VM; see " << CGOTRACE_ARM64_RESULTS
+      << "/../console.log";
+  ASSERT_EQ(Trimmed(ReadFile(dir + "/cgotrace.rc")), "0")
+      << "cgotrace top failed: " << ReadFile(dir + "/cgotrace.err")
+      << ReadFile(dir + "/cgotrace-verbose.err");
+  EXPECT_EQ(Trimmed(ReadFile(dir + "/fixture.rc")), "0")
+      << "sampled program harmed: " << ReadFile(dir + "/fixture.err");
+  std::string error;
+  auto truth = ParseJson(ReadFile(dir + "/truth.json"), &error);
+  ASSERT_TRUE(truth) << "truth.json: " << error;
+  auto top = ParseJson(ReadFile(dir + "/top.json"), &error);
+  ASSERT_TRUE(top) << "top.json: " << error;
+  EXPECT_EQ((*top)["pid"], (*truth)["pid"]);
+  auto call_of = [&](const Json& g) -> const Json* {
+    for (const Json& c : (*top)["calls"]) {
+      if (c["goid"] == g["goid"]) return &c;
+    }
+    return nullptr;
+  };
+  ASSERT_EQ((*truth)["blocked"].size(), 3u);
+  for (const Json& g : (*truth)["blocked"]) {
+    const Json* c = call_of(g);
+    ASSERT_NE(c, nullptr) << "goroutine " << g["goid"] << " not listed: " << top->dump();
+    EXPECT_EQ((*c)["func"], "block_outer");
+    EXPECT_EQ((*c)["state"], "blocked");
+    EXPECT_EQ((*c)["tid"], g["tid"]);
+    EXPECT_EQ((*c)["site"], "main.blockedWorker");
+    EXPECT_FALSE((*c)["age_exact"].get<bool>());
+    // Innermost first, walked to Go: on arm64 block_inner sleeps through
+    // libc's syscall() (frames named by address: no BCC in the cross
+    // build), then the fixture's own C code, named by its ELF symbols.
+    const Json& frames = (*c)["c_frames"];
+    ASSERT_GE(frames.size(), 2u) << c->dump();
+    const size_t n = frames.size();
+    EXPECT_EQ(frames[n - 2]["func"], "block_inner") << c->dump();
+    EXPECT_EQ(frames[n - 1]["func"], "block_outer") << c->dump();
+    for (size_t i = 0; i + 2 < n; ++i) {
+      EXPECT_NE(frames[i]["module"].get<std::string>().find("libc.so"), std::string::npos)
+          << c->dump();
+    }
+    EXPECT_TRUE((*c)["c_frames_complete"].get<bool>()) << c->dump();
+  }
+  const Json* s = call_of((*truth)["spinner"]);
+  ASSERT_NE(s, nullptr) << "spinner not listed: " << top->dump();
+  EXPECT_EQ((*s)["func"], "spin_outer");
+  EXPECT_NE((*s)["state"], "blocked");
+  EXPECT_EQ((*s)["site"], "main.spinWorker");
+  const Json& frames = (*s)["c_frames"];
+  ASSERT_EQ(frames.size(), 2u) << s->dump();
+  EXPECT_EQ(frames[0]["func"], "spin_inner");
+  EXPECT_EQ(frames[1]["func"], "spin_outer");
+}
+
+INSTANTIATE_TEST_SUITE_P(Vm, Arm64TopTest, ::testing::Values("installed-top", "go1.22-top"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n) {
+                             if (ch == '-' || ch == '.') ch = '_';
+                           }
+                           return n;
+                         });
+
 }  // namespace
 }  // namespace cgotrace::e2e

@@ -1,6 +1,11 @@
 #include "sample/frame_names.h"
 
+#ifdef CGOTRACE_BCC
 #include <bcc/bcc_syms.h>
+#else
+#include <fstream>
+#include <sstream>
+#endif
 
 namespace cgotrace {
 
@@ -8,9 +13,11 @@ FrameNamer::FrameNamer(pid_t pid, const GoBinary& binary, uint64_t bias)
     : pid_(pid), binary_(binary), bias_(bias) {}
 
 FrameNamer::~FrameNamer() {
+#ifdef CGOTRACE_BCC
   if (cache_ != nullptr) {
     bcc_free_symcache(cache_, pid_);
   }
+#endif
 }
 
 std::string FrameNamer::GoName(uint64_t addr) const {
@@ -21,11 +28,59 @@ std::string FrameNamer::GoName(uint64_t addr) const {
   return f == nullptr ? "" : f->name;
 }
 
+#ifndef CGOTRACE_BCC
+namespace {
+
+// Without BCC: the path of the file mapped at `addr`, from /proc/PID/maps.
+std::string ModuleAt(pid_t pid, uint64_t addr) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode;
+    std::getline(in >> std::ws, path);
+    const size_t dash = range.find('-');
+    if (dash == std::string::npos) {
+      continue;
+    }
+    const uint64_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
+    const uint64_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (addr >= lo && addr < hi) {
+      return path;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+#endif
+
 CFrame FrameNamer::NameC(uint64_t addr) {
   auto it = c_names_.find(addr);
   if (it != c_names_.end()) {
     return it->second;
   }
+#ifndef CGOTRACE_BCC
+  // Built without BCC (the arm64 cross build): frames in the executable
+  // are named by its pclntab or its own ELF symbols (its C code), others
+  // are addresses in their module.
+  CFrame plain;
+  plain.addr = addr;
+  plain.func = GoName(addr);
+  if (plain.func.empty() && addr >= bias_) {
+    const ElfSymbol* sym = binary_.elf().FunctionAt(addr - bias_);
+    plain.func = sym != nullptr ? sym->name : "";
+  }
+  if (!plain.func.empty()) {
+    plain.module = binary_.elf().path();
+  } else {
+    plain.func = fmt::format("0x{:x}", addr);
+    plain.module = ModuleAt(pid_, addr);
+  }
+  c_names_.emplace(addr, plain);
+  return plain;
+#else
   if (cache_ == nullptr) {
     // Lazily: loading the symbols of every module costs milliseconds.
     cache_ = bcc_symcache_new(pid_, nullptr);
@@ -51,6 +106,7 @@ CFrame FrameNamer::NameC(uint64_t addr) {
   }
   c_names_.emplace(addr, frame);
   return frame;
+#endif
 }
 
 const NamedCall& FrameNamer::Name(const std::vector<uint64_t>& c_frames,

@@ -5,8 +5,10 @@
 // instruction pointer and frame-pointer chain) are named with BCC's
 // symbolizer (libbcc, bcc_syms.h), which reads /proc/PID/maps and the ELF
 // symbols of every mapped module: shared libraries and the executable's own
-// C code alike. Owns the BCC symbol cache (freed on destruction). Not
-// thread-safe.
+// C code alike. Owns the BCC symbol cache (freed on destruction). Built
+// without BCC (CGOTRACE_BCC=OFF, the arm64 cross build), C frames are named
+// only inside the executable (its pclntab and ELF symbols), others are shown
+// as addresses in their module. Not thread-safe.
 #pragma once
 
 #include <sys/types.h>
