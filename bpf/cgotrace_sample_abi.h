@@ -42,6 +42,10 @@ struct cgt_sample_config {
 	cgt_u32 m_ncgocall;  /* offsetof(runtime.m, ncgocall) */
 	cgt_u32 m_procid;    /* offsetof(runtime.m, procid): the thread id */
 	cgt_s32 cgocall_bp;  /* cgocall's frame pointer - g.syscallsp (-8 on arm64) */
+	/* Inode of the reader's PID namespace (/proc/self/ns/pid): pid and tid
+	 * are reported as that namespace numbers them. 0: as the kernel's
+	 * initial namespace does. */
+	cgt_u64 pidns_ino;
 };
 
 /* struct cgt_sample.flags */
@@ -83,8 +87,8 @@ struct cgt_thread_memo {
 
 /* One thread, as the iterator saw it. 96 bytes, then the frames. */
 struct cgt_sample {
-	cgt_u32 pid; /* tgid (host PID namespace) */
-	cgt_u32 tid;
+	cgt_u32 pid;   /* tgid, in the reader's PID namespace (pidns_ino) */
+	cgt_u32 tid;   /* likewise */
 	cgt_u32 flags; /* CGT_SAMPLE_* */
 	cgt_u16 n_c_frames;
 	cgt_u16 n_go_frames;
@@ -101,7 +105,7 @@ struct cgt_sample {
 };
 
 CGT_STATIC_ASSERT(sizeof(struct cgt_sample) == 96, "cgt_sample layout changed");
-CGT_STATIC_ASSERT(sizeof(struct cgt_sample_config) == 56, "cgt_sample_config layout changed");
+CGT_STATIC_ASSERT(sizeof(struct cgt_sample_config) == 64, "cgt_sample_config layout changed");
 CGT_STATIC_ASSERT(sizeof(struct cgt_thread_memo) == 72, "cgt_thread_memo layout changed");
 
 #endif /* CGOTRACE_BPF_SAMPLE_ABI_H */

@@ -41,6 +41,24 @@ struct thread_struct {
 #define CGT_THREAD_POINTER(t) ((t)->thread.uw.tp_value)
 #endif
 
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	unsigned int __state;
 	int on_cpu; /* CONFIG_SMP */
@@ -48,6 +66,8 @@ struct task_struct {
 	unsigned long nivcsw;
 	int pid;
 	int tgid;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
 	struct thread_struct thread;
 } __attribute__((preserve_access_index));
 
@@ -152,6 +172,35 @@ static __always_inline void read_regs(struct task_struct *task, struct cgt_sampl
 	s->user_bp = CGT_REG_FP(&regs);
 }
 
+/* Namespaces nested deeper than this below the reader's are not looked at
+ * (the kernel allows 32; containers in containers rarely pass 3). */
+#define CGT_PIDNS_MAX_DEPTH 8
+
+/* The number `p` has in the reader's PID namespace (cfg.pidns_ino), or
+ * `global` when no namespace was given or it is not found (the task is then
+ * outside the reader's namespace, which the iterator's pid filter rules out:
+ * it resolves the PID in the reader's namespace). A struct pid holds one
+ * number per namespace level, numbers[0] the initial namespace's. */
+static __always_inline __u32 pid_in_reader_ns(struct pid *p, __u32 global)
+{
+	unsigned int level;
+
+	if (!cfg.pidns_ino || !p)
+		return global;
+	level = BPF_CORE_READ(p, level);
+	for (int i = 0; i < CGT_PIDNS_MAX_DEPTH; i++) {
+		struct upid u = {};
+
+		if (i > level)
+			break;
+		if (bpf_core_read(&u, sizeof(u), &p->numbers[i]))
+			break;
+		if (u.ns && BPF_CORE_READ(u.ns, ns.inum) == cfg.pidns_ino)
+			return u.nr;
+	}
+	return global;
+}
+
 static __always_inline void write_frames(struct seq_file *seq, const __u64 *frames, __u64 n,
 					 __u64 max)
 {
@@ -190,8 +239,8 @@ int cgt_sample_task(struct bpf_iter__task *ctx)
 		return 0;
 	s = &sc->s;
 	__builtin_memset(s, 0, sizeof(*s));
-	s->pid = task->tgid;
-	s->tid = task->pid;
+	s->pid = pid_in_reader_ns(BPF_CORE_READ(task, group_leader, thread_pid), task->tgid);
+	s->tid = pid_in_reader_ns(BPF_CORE_READ(task, thread_pid), task->pid);
 	s->time_ns = bpf_ktime_get_ns();
 	if (task->__state == CGT_TASK_RUNNING)
 		s->flags |= CGT_SAMPLE_RUNNING;

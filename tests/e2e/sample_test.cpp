@@ -4,7 +4,9 @@
 // ids) and the known split of its threads.
 #include <signal.h>
 
+#include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "checks.h"
+#include "exporter_harness.h"
 #include "harness.h"
 
 namespace cgotrace::e2e {
@@ -186,6 +189,70 @@ TEST_F(SampleTest, TopAndProfileOnReleasesBeforeGo123) {
     f.proc.Signal(SIGTERM);
     EXPECT_TRUE(f.proc.WaitOrKill(20s).Ok()) << f.proc.Describe();
   }
+}
+
+// Thread ids by namespace: /proc/HOSTPID/task/*/status "NSpid: host ns".
+std::map<int64_t, int64_t> HostTidsByNamespaceTid(pid_t host_pid) {
+  std::map<int64_t, int64_t> out;
+  const std::string task = "/proc/" + std::to_string(host_pid) + "/task";
+  for (const auto& entry : std::filesystem::directory_iterator(task)) {
+    for (const std::string& line : Lines(ReadFile(entry.path().string() + "/status"))) {
+      if (line.starts_with("NSpid:")) {
+        std::istringstream in(line.substr(6));
+        int64_t host = 0;
+        int64_t ns = 0;
+        in >> host >> ns;
+        out[ns] = host;
+      }
+    }
+  }
+  return out;
+}
+
+// A target in a PID namespace of its own (a container): PIDs and thread ids
+// are shown as the namespace cgotrace runs in numbers them. From the host,
+// the host's (what host `ps`/`top` show); from inside the container, the
+// container's, which are the ids the fixture itself reports.
+TEST_F(SampleTest, ThreadIdsAreThoseOfTheReadersPidNamespace) {
+  const std::string truth_path = dir_.File("ns.truth.json");
+  Process app = Process::Start({"unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+                                Fixture("incgo"), "-blocked", "2", "-truth", truth_path},
+                               dir_.File("ns.out"), dir_.File("ns.err"));
+  ASSERT_TRUE(app.WaitForLine(Stream::kStdout, "READY", kTimeout)) << app.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+  std::vector<pid_t> kids = ChildrenOf(app.pid());
+  ASSERT_EQ(kids.size(), 1u) << "unshare's child, the fixture";
+  const pid_t host_pid = kids[0];
+  ASSERT_NE(host_pid, (*truth)["pid"].get<pid_t>()) << "the fixture must see another PID";
+  std::map<int64_t, int64_t> host_tid = HostTidsByNamespaceTid(host_pid);
+
+  // From the host.
+  Json top = TopOnce(dir_, host_pid);
+  EXPECT_EQ(top["pid"].get<pid_t>(), host_pid);
+  for (const Json& g : (*truth)["blocked"]) {
+    const Json* c = CallOf(top, g["goid"].get<uint64_t>());
+    ASSERT_NE(c, nullptr) << top.dump();
+    const int64_t ns_tid = g["tid"].get<int64_t>();
+    ASSERT_TRUE(host_tid.count(ns_tid)) << ns_tid;
+    EXPECT_EQ((*c)["tid"].get<int64_t>(), host_tid[ns_tid]) << c->dump();
+    EXPECT_EQ((*c)["func"], "block_outer");
+  }
+
+  // From inside the container's PID (and mount, for its /proc) namespace.
+  RunResult in = RunCommand({"nsenter", "-t", std::to_string(host_pid), "-p", "-m", "--",
+                             CgotraceBin(), "top", "-p", std::to_string((*truth)["pid"].get<int>()),
+                             "--once", "--format", "json", "--interval", "300ms"},
+                            dir_, kTimeout);
+  ASSERT_TRUE(in.status.Ok()) << in.Describe();
+  auto inner = ParseJson(in.out, &error);
+  ASSERT_TRUE(inner) << error << in.Describe();
+  EXPECT_EQ((*inner)["pid"], (*truth)["pid"]);
+  ExpectTopMatchesTruth(*inner, *truth, "inside the namespace", true);
+
+  ASSERT_EQ(kill(host_pid, SIGTERM), 0);
+  EXPECT_TRUE(app.WaitOrKill(20s).Ok()) << app.Describe();
 }
 
 TEST_F(SampleTest, AgesOfCallsThatNeverReturnGrow) {

@@ -11,6 +11,7 @@
 
 #include "offsets/go_sample_layout.h"
 #include "sample.skel.h"
+#include "util/proc_fs.h"
 
 namespace cgotrace {
 namespace {
@@ -76,6 +77,11 @@ Result<cgt_sample_config> MakeSampleConfig(const GoBinary& binary) {
   cfg.m_incgo = off.m_incgo;
   cfg.m_ncgocall = off.m_ncgocall;
   cfg.m_procid = off.m_procid;
+  // PIDs and thread ids as our own PID namespace numbers them: the host's
+  // when cgotrace runs on the host, the pod's in a sidecar (what `ps` and
+  // /proc show the user either way).
+  auto ns = FileIdOf("/proc/self/ns/pid");
+  cfg.pidns_ino = ns ? ns->ino : 0;
   if (!has_syscallbp) {
     const ProbedFunction& cgocall = binary.cgocall();
     auto code = binary.elf().ReadVaddr(cgocall.entry, cgocall.size);
