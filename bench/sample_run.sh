@@ -3,7 +3,8 @@
 #  1. the target: a tight cgo loop untraced vs under `cgotrace profile -F 99`
 #     (nothing is probed per call, so the ratio should be ~1);
 #  2. the tracer: its own CPU time (user + system, the iterator runs in the
-#     reader's system time) sampling a process with 1000 threads at 99 Hz.
+#     reader's system time) sampling a process with 1000 threads at 99 Hz,
+#     and the exporter's --sample mode on it at 19 Hz.
 # Usage: bench/sample_run.sh [build-dir] [calls]   (root; run alone)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,3 +61,16 @@ for hz in 19 99; do
     printf "tracer at %3d Hz on %d threads: %.1f%% of one CPU (user %.2fs sys %.2fs over %.1fs), %d rounds (%.1f/s), %.2f us per thread sample\n",
       hz, n, 100 * (u + s) / w, u, s, w, r, r / w, 1e6 * (u + s) / t }'
 done
+# The exporter's --sample mode (no probe) on the same process, at its
+# default 19 Hz: the whole exporter process (sampling thread, HTTP server
+# idle), stopped by SIGINT after the same time.
+/usr/bin/time -f '%U %S %e' -o "$tmp/time" \
+  timeout -s INT "${secs}s" "$cgotrace" exporter --listen 127.0.0.1:0 -p "$pid" --sample \
+  2>"$tmp/err" || true
+# time(1) writes "Command exited with non-zero status 124" (timeout's) first.
+read -r user sys wall < <(tail -n1 "$tmp/time")
+rounds=$(sed -n 's/.*stopping; \([0-9]*\) sampling rounds.*/\1/p' "$tmp/err")
+awk -v u="$user" -v s="$sys" -v w="$wall" -v r="${rounds:-0}" \
+  -v n="$(ls /proc/"$pid"/task | wc -l)" 'BEGIN {
+  printf "exporter --sample at 19 Hz on %d threads: %.1f%% of one CPU (user %.2fs sys %.2fs over %.1fs), %d rounds (%.1f/s)\n",
+    n, 100 * (u + s) / w, u, s, w, r, r / w }'
