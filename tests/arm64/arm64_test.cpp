@@ -146,7 +146,7 @@ TEST_P(Arm64TopTest, TopListsEachGoroutineInC) {
     EXPECT_EQ((*c)["site"], "main.blockedWorker");
     EXPECT_FALSE((*c)["age_exact"].get<bool>());
     // Innermost first, walked to Go: on arm64 block_inner sleeps through
-    // libc's syscall() (frames named by address: no BCC in the cross
+    // libc's nanosleep() (frames named by address: no BCC in the cross
     // build), then the fixture's own C code, named by its ELF symbols.
     const Json& frames = (*c)["c_frames"];
     ASSERT_GE(frames.size(), 2u) << c->dump();
