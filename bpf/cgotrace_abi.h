@@ -201,6 +201,10 @@ struct cgt_event {
 	cgt_u32 stack_id; /* id in the `stacks` map, or CGT_NO_STACK */
 };
 
+/* Bytes one cgt_event takes in the ring buffer: the record and the ring's
+ * 8-byte header, rounded up to 8. */
+#define CGT_EVENT_RING_BYTES (sizeof(struct cgt_event) + 8)
+
 /* Frames kept per call stack, and distinct stacks kept per run. */
 #define CGT_STACK_DEPTH 64
 #define CGT_MAX_STACKS 16384
