@@ -32,6 +32,8 @@ const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /* Capture the Go call stack of each cgo call site (record --call-stacks). */
 const volatile __u32 capture_stacks = 0;
+/* What an end site produces: CGT_OUT_EVENTS and/or CGT_OUT_AGGREGATE. */
+const volatile __u32 outputs = CGT_OUT_EVENTS;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -80,6 +82,17 @@ struct {
 	__type(value, __s64);
 } in_cgo SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* a key costs its 18 KiB only once seen */
+	__uint(max_entries, CGT_MAX_AGG_KEYS);
+	__type(key, struct cgt_agg_key);
+	__type(value, struct cgt_agg_value);
+} aggregates SEC(".maps");
+
+/* The value a new key of `aggregates` starts from (never written). */
+static struct cgt_agg_value agg_initial = {.min_ns = ~0ULL};
+
 /* Deduplicated user stacks. The kernel walks frame pointers, which Go keeps
  * on amd64 and arm64; since Linux 6.12 a uprobe at a function's first
  * instruction also reports the caller from the return address. */
@@ -121,6 +134,66 @@ static __always_inline __u64 submit_flags(void)
 	if (avail / wakeup_bytes != before / wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
+}
+
+/* *v = max(*v, x) against concurrent updates from other CPUs. A bounded
+ * retry: each failed exchange means another CPU stored a new value, and
+ * after a few the stored maximum only moved closer to x. */
+static __always_inline void atomic_max(__u64 *v, __u64 x)
+{
+	__u64 old = *v;
+	int i;
+
+	for (i = 0; i < 8 && x > old; i++) {
+		__u64 seen = __sync_val_compare_and_swap(v, old, x);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
+}
+
+static __always_inline void atomic_min(__u64 *v, __u64 x)
+{
+	__u64 old = *v;
+	int i;
+
+	for (i = 0; i < 8 && x < old; i++) {
+		__u64 seen = __sync_val_compare_and_swap(v, old, x);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
+}
+
+/* Adds one completed call to `aggregates`. Counts are atomic: every CPU
+ * adds into the same value. */
+static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 caller_pc,
+				      __u64 duration)
+{
+	struct cgt_agg_key key = {.binary = binary, .kind = kind, .fn = fn, .caller_pc = caller_pc};
+	struct cgt_agg_value *v = bpf_map_lookup_elem(&aggregates, &key);
+	__u32 b;
+
+	if (!v) {
+		/* NOEXIST: another CPU may have created the key meanwhile. */
+		bpf_map_update_elem(&aggregates, &key, &agg_initial, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&aggregates, &key);
+		if (!v) {
+			stat_inc(CGT_STAT_AGG_FULL);
+			return;
+		}
+	}
+	b = cgt_hist_bucket_bounded(duration);
+	if (b >= CGT_HIST_BUCKETS)
+		return;
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->sum_ns, duration);
+	__sync_fetch_and_add(&v->buckets[b], 1);
+	atomic_min(&v->min_ns, duration);
+	atomic_max(&v->max_ns, duration);
+	stat_inc(CGT_STAT_AGGREGATED);
 }
 
 static __always_inline void current_ids(__u32 *pid, __u32 *tid)
@@ -177,6 +250,22 @@ static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt
 		return -1;
 	*depth = (__u32)(hi - sp);
 	return 0;
+}
+
+/* What a task-storage start needs of the goroutine. Events carry goid and
+ * stack depth, which cost a user-memory read of runtime.g; aggregation needs
+ * neither (the end matches its frame by the g register), so without events
+ * the start reads no user memory at all. */
+static __always_inline int start_goroutine(const cgt_regs *regs,
+					   const struct cgt_binary_config *cfg,
+					   const struct cgt_site_desc *site, __u64 *goid,
+					   __u32 *depth)
+{
+	if (outputs & CGT_OUT_EVENTS)
+		return read_goroutine(regs, cfg, site, goid, depth);
+	*goid = 0;
+	*depth = 0;
+	return CGT_REG_G(regs) ? 0 : -1;
 }
 
 /* A value at a site, as its descriptor says where to find it; 0 if absent. */
@@ -271,6 +360,12 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 	}
 	if (kind == CGT_EV_CALL)
 		in_cgo_add(binary, -1);
+	if (outputs & CGT_OUT_AGGREGATE)
+		aggregate(binary, kind, val->fn, val->caller_pc, now - val->start_ns);
+	if (!(outputs & CGT_OUT_EVENTS)) {
+		bpf_map_delete_elem(&inflight, &key);
+		return;
+	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_inc(CGT_STAT_LOST_RINGBUF);
@@ -334,7 +429,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 	__u32 depth;
 
 	stat_inc(CGT_STAT_ENTRIES);
-	if (read_goroutine(ctx, cfg, site, &goid, &depth)) {
+	if (start_goroutine(ctx, cfg, site, &goid, &depth)) {
 		stat_inc(CGT_STAT_READ_FAIL);
 		return;
 	}
@@ -397,6 +492,10 @@ static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, 
 		st->top = top;
 		if (kind == CGT_EV_CALL)
 			in_cgo_add(binary, -1);
+		if (outputs & CGT_OUT_AGGREGATE)
+			aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
+		if (!(outputs & CGT_OUT_EVENTS))
+			return;
 		current_ids(&pid, &tid);
 		emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias,
 		     f->goid, f->depth, f->stack_id);

@@ -230,6 +230,133 @@ struct cgt_inflight {
 	cgt_u32 pad;
 };
 
+/*
+ * In-kernel aggregation (`stat` without per-call output): the end site adds
+ * the call to `aggregates`, a hash map keyed by (binary, kind, fn,
+ * caller_pc) with a count, sum, min, max and a log-linear latency histogram,
+ * instead of writing an event. Userspace names the key exactly as it names
+ * an event (fn, or caller_pc where the site reads it) and folds rows of one
+ * name together.
+ *
+ * Which outputs the end site produces is the `outputs` rodata (CGT_OUT_*).
+ */
+#define CGT_OUT_EVENTS 1u    /* a cgt_event per call in the ring buffer */
+#define CGT_OUT_AGGREGATE 2u /* a count in `aggregates` per call */
+
+/* Distinct keys in `aggregates`; a call of a key beyond that is counted as
+ * CGT_STAT_AGG_FULL, never silently dropped. */
+#define CGT_MAX_AGG_KEYS 4096
+
+/*
+ * Log-linear histogram buckets, the one definition for BPF and userspace
+ * (stats/histogram.h uses these functions). Values below
+ * CGT_HIST_SUB_BUCKETS are exact; above, each power of two [2^m, 2^(m+1))
+ * is split into CGT_HIST_SUB_BUCKETS equal buckets, so a bucket is never
+ * wider than 1/CGT_HIST_SUB_BUCKETS of its lower bound. Bucket index:
+ *
+ *   octave 0: index = value                       (value < 2^SUB_BITS)
+ *   octave o: index = o * 2^SUB_BITS + sub, o = msb - SUB_BITS + 1,
+ *             sub = the SUB_BITS bits below the msb
+ *
+ * The kernel map holds the buckets of values below 2^CGT_HIST_MAX_BITS
+ * (18 minutes in ns); larger values are counted in the last bucket
+ * (cgt_hist_bucket_bounded), their exact maximum in `max`.
+ */
+#define CGT_HIST_SUB_BITS 6
+#define CGT_HIST_SUB_BUCKETS (1u << CGT_HIST_SUB_BITS)
+#define CGT_HIST_MAX_BITS 40
+#define CGT_HIST_BUCKETS ((CGT_HIST_MAX_BITS - CGT_HIST_SUB_BITS + 1) * CGT_HIST_SUB_BUCKETS)
+
+/* Index of the highest set bit of v > 0 (a branchy binary search: BPF has
+ * no count-leading-zeros instruction). */
+static inline cgt_u32 cgt_msb64(cgt_u64 v)
+{
+	cgt_u32 n = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		n += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		n += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		n += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		n += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		n += 2;
+	}
+	if (v >> 1)
+		n += 1;
+	return n;
+}
+
+/* Bucket of any value: an index below (65 - CGT_HIST_SUB_BITS) << SUB_BITS. */
+static inline cgt_u64 cgt_hist_bucket(cgt_u64 v)
+{
+	cgt_u32 shift;
+
+	if (v < CGT_HIST_SUB_BUCKETS)
+		return v;
+	shift = cgt_msb64(v) - CGT_HIST_SUB_BITS;
+	return ((cgt_u64)(shift + 1) << CGT_HIST_SUB_BITS) |
+	       ((v >> shift) & (CGT_HIST_SUB_BUCKETS - 1));
+}
+
+/* Bucket in the kernel map: values of 2^CGT_HIST_MAX_BITS and more share the
+ * last bucket. Always below CGT_HIST_BUCKETS. */
+static inline cgt_u32 cgt_hist_bucket_bounded(cgt_u64 v)
+{
+	if (v >> CGT_HIST_MAX_BITS)
+		return CGT_HIST_BUCKETS - 1;
+	return (cgt_u32)cgt_hist_bucket(v);
+}
+
+/* Smallest value of bucket `index` (any index cgt_hist_bucket returns). */
+static inline cgt_u64 cgt_hist_lower(cgt_u64 index)
+{
+	cgt_u64 octave = index >> CGT_HIST_SUB_BITS;
+	cgt_u64 sub = index & (CGT_HIST_SUB_BUCKETS - 1);
+
+	if (octave == 0)
+		return sub;
+	return (CGT_HIST_SUB_BUCKETS + sub) << (octave - 1);
+}
+
+/* Largest value of bucket `index`; written as lower + (width - 1) so the last
+ * bucket ends at 2^64 - 1 without overflowing. */
+static inline cgt_u64 cgt_hist_upper(cgt_u64 index)
+{
+	cgt_u64 octave = index >> CGT_HIST_SUB_BITS;
+
+	if (octave == 0)
+		return cgt_hist_lower(index);
+	return cgt_hist_lower(index) + ((1ULL << (octave - 1)) - 1);
+}
+
+struct cgt_agg_key {
+	cgt_u32 binary;	   /* binary index */
+	cgt_u32 kind;	   /* enum cgt_event_kind */
+	cgt_u64 fn;	   /* as cgt_event.fn (link-time) */
+	cgt_u64 caller_pc; /* as cgt_event.caller_pc (0 unless the site reads it) */
+};
+
+/* Durations in ns. min_ns starts at ~0 (set when the key is created). */
+struct cgt_agg_value {
+	cgt_u64 count;
+	cgt_u64 sum_ns; /* wraps after 584 years of summed calls */
+	cgt_u64 min_ns;
+	cgt_u64 max_ns;
+	cgt_u64 buckets[CGT_HIST_BUCKETS]; /* cgt_hist_bucket_bounded(duration) */
+};
+
 /* `in_cgo` array map, index = binary index: how many calls of that binary
  * are inside runtime.cgocall right now (start seen, end not yet). Each
  * call runs on one OS thread, so this is the number of threads in C. */
@@ -243,7 +370,9 @@ enum cgt_stat {
 	CGT_STAT_ENTRIES = 4,		/* start site hits */
 	CGT_STAT_STACK_FAIL = 5,	/* call stack not captured (map full, hash collision) */
 	CGT_STAT_INFLIGHT_OVERFLOW = 6, /* in-flight frame overwritten or skipped as stale */
-	CGT_STAT_MAX = 7,
+	CGT_STAT_AGGREGATED = 7,	/* calls and callbacks added to `aggregates` */
+	CGT_STAT_AGG_FULL = 8,		/* `aggregates` full: a call of a new key not counted */
+	CGT_STAT_MAX = 9,
 };
 /* NOLINTEND(modernize-use-using,modernize-macro-to-enum) */
 
@@ -261,6 +390,9 @@ CGT_STATIC_ASSERT(sizeof(struct cgt_task_frame) == 64, "cgt_task_frame");
 CGT_STATIC_ASSERT((CGT_TASK_FRAMES & (CGT_TASK_FRAMES - 1)) == 0, "CGT_TASK_FRAMES: power of 2");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 40, "cgt_inflight");
+CGT_STATIC_ASSERT(sizeof(struct cgt_agg_key) == 24, "cgt_agg_key");
+CGT_STATIC_ASSERT(sizeof(struct cgt_agg_value) == 32 + 8 * CGT_HIST_BUCKETS, "cgt_agg_value");
+CGT_STATIC_ASSERT(CGT_HIST_BUCKETS == 2240, "cgt_agg_value: update docs/performance.md (memory)");
 /* The cookie holds the binary index and slot in 8 bits each. */
 CGT_STATIC_ASSERT(CGT_MAX_BINARIES <= 256, "binary index must fit the cookie");
 CGT_STATIC_ASSERT(CGT_MAX_SITE_SLOTS <= 256, "site slot must fit the cookie");

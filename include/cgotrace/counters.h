@@ -20,5 +20,12 @@
   X(stack_fail, "stacks not captured")  \
   X(unreturned, "calls without a return")
 
+// Counters of a live run that a recording never has (it takes events):
+// TracerStats and the end-of-run line, not the trailer.
+//
+// agg_full: calls of a new (binary, function) not counted because the
+// kernel's aggregation map was full (stat); reported with the lost count.
+#define CGOTRACE_LIVE_COUNTERS(X) X(agg_full, "calls not counted (kernel aggregation map full)")
+
 // Declares one uint64_t field per counter, zero-initialized.
 #define CGOTRACE_COUNTER_FIELD(name, text) uint64_t name = 0;

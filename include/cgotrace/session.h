@@ -95,6 +95,7 @@ class Session {
   size_t probe_count() const { return tracer_->probe_count(); }
   ProgramStats ProgramRunStats() const { return tracer_->ProgramRunStats(); }
   std::vector<BinaryStatus> Binaries() const { return tracer_->Binaries(); }
+  std::vector<AggregateRow> Aggregates() const { return tracer_->Aggregates(); }
   std::optional<std::pair<std::string, uint32_t>> SourceLineAt(const std::string& path,
                                                                uint64_t pc) const {
     return tracer_->SourceLineAt(path, pc);

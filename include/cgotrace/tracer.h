@@ -39,13 +39,36 @@ struct TracerOptions {
   bool entry_ret_sites = false;
   // Capture each call's Go call stack (CgoEvent::stack).
   bool call_stacks = false;
+  // What the end of a call produces: an event in the ring buffer (Poll),
+  // and/or a count in the kernel's aggregation map (Aggregates). Without
+  // events, starts read no goroutine memory (no goid, no stack depth).
+  bool events = true;
+  bool aggregate = false;
+};
+
+// Calls of one (binary, kind, function) counted in the kernel
+// (TracerOptions::aggregate). Durations in ns; `buckets` are the kernel's
+// log-linear histogram (CGT_HIST_BUCKETS counts, index
+// cgt_hist_bucket_bounded(duration) of bpf/cgotrace_abi.h).
+struct AggregateRow {
+  EventKind kind = EventKind::kCall;
+  std::string func;  // named as CgoEvent::func
+  std::string comm;  // as CgoEvent::comm
+  uint64_t count = 0;
+  uint64_t sum_ns = 0;
+  uint64_t min_ns = 0;
+  uint64_t max_ns = 0;
+  std::vector<uint64_t> buckets;
 };
 
 struct TracerStats {
-  uint64_t events = 0;   // written by BPF
-  uint64_t entries = 0;  // entry probe hits
+  uint64_t events = 0;      // written by BPF
+  uint64_t aggregated = 0;  // counted in the kernel's aggregation map
+  uint64_t entries = 0;     // entry probe hits
   // lost, no_entry, read_fail, stack_fail (cgotrace/counters.h)
   CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
+  // agg_full (cgotrace/counters.h)
+  CGOTRACE_LIVE_COUNTERS(CGOTRACE_COUNTER_FIELD)
   // Per-thread in-flight frames overwritten (nesting deeper than 8) or
   // dropped because their end never ran (a panic unwinding through C).
   uint64_t inflight_overflow = 0;
@@ -113,6 +136,12 @@ class Tracer {
 
   TracerStats Stats() const;
   size_t probe_count() const;
+
+  // Every call counted in the kernel so far (TracerOptions::aggregate), one
+  // row per (binary, kind, fn, caller) key, including binaries already
+  // released (their rows are kept when their processes are gone). Empty
+  // without aggregation.
+  std::vector<AggregateRow> Aggregates() const;
 
  private:
   struct Impl;

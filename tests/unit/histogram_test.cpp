@@ -114,6 +114,41 @@ TEST(HistogramTest, MergeEqualsRecordingEverything) {
   EXPECT_EQ(empty.count(), all.count());
 }
 
+// A kernel aggregation row (BPF buckets with cgt_hist_bucket_bounded, count,
+// sum, min, max) read back gives the histogram that recording each value
+// would: stat's figures do not depend on where the calls were counted.
+TEST(HistogramTest, KernelBucketsEqualRecordingEverything) {
+  std::vector<uint64_t> kernel(CGT_HIST_BUCKETS, 0);
+  uint64_t count = 0, sum = 0, min = UINT64_MAX, max = 0;
+  H all;
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t v = rng() >> (24 + rng() % 40);  // below 2^40: the map's range
+    ++kernel[cgt_hist_bucket_bounded(v)];
+    ++count;
+    sum += v;
+    min = std::min(min, v);
+    max = std::max(max, v);
+    all.Record(v);
+  }
+  H from_kernel;
+  from_kernel.AddBuckets(kernel, count, sum, min, max);
+  EXPECT_EQ(from_kernel.count(), all.count());
+  EXPECT_EQ(from_kernel.sum(), all.sum());
+  EXPECT_EQ(from_kernel.min(), all.min());
+  EXPECT_EQ(from_kernel.max(), all.max());
+  for (size_t i = 0; i < H::kBuckets; ++i) {
+    ASSERT_EQ(from_kernel.BucketCount(i), all.BucketCount(i)) << i;
+  }
+  for (double q : {0.01, 0.5, 0.9, 0.99}) {
+    EXPECT_EQ(from_kernel.Quantile(q), all.Quantile(q));
+  }
+  H empty;
+  empty.AddBuckets(std::vector<uint64_t>(CGT_HIST_BUCKETS, 0), 0, 0, UINT64_MAX, 0);
+  EXPECT_EQ(empty.count(), 0u);
+  EXPECT_EQ(empty.min(), 0u);
+}
+
 // Nearest-rank quantile, the definition Quantile() documents.
 uint64_t ExactQuantile(const std::vector<uint64_t>& sorted, double q) {
   const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));

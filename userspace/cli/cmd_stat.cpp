@@ -46,6 +46,16 @@ int RunStat(const StatFlags& flags) {
     }
     opts->tick_ns = *d;
   }
+  // A whole-run summary by function is counted in the kernel: no event per
+  // call crosses the ring buffer and starts read no goroutine memory.
+  // Goroutine and thread rows need each call's goid / tid, and --interval
+  // needs each window's minimum and maximum: those take events
+  // (docs/performance.md, "In-kernel aggregation").
+  const bool in_kernel = *by == GroupBy::kFunc && flags.interval.empty();
+  if (in_kernel) {
+    opts->tracer.events = false;
+    opts->tracer.aggregate = true;
+  }
   Session::InstallSignalHandlers();
   auto session = Session::Start(*opts);
   if (!session) {
@@ -56,7 +66,13 @@ int RunStat(const StatFlags& flags) {
   StatAggregator agg(*by, flags.max_rows);
   uint64_t window_start = MonotonicNs();
   auto print = [&](uint64_t now) {
-    agg.SetLost((*session)->Stats().lost);
+    TracerStats st = (*session)->Stats();
+    agg.SetLost(st.lost + st.agg_full);
+    if (in_kernel) {
+      for (const AggregateRow& row : (*session)->Aggregates()) {
+        agg.AddAggregate(row);
+      }
+    }
     StatSnapshot snap = agg.Snapshot(now - window_start);
     std::string text = json ? FormatStatJson(snap) : FormatStatText(snap, !flags.no_hist);
     fmt::print("{}\n", text);

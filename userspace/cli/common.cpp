@@ -131,12 +131,14 @@ void ReportTotals(const Session& session, uint64_t delivered) {
     rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", st.name, text); \
   }
   CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
+  CGOTRACE_LIVE_COUNTERS(CGOTRACE_SHOW)
 #undef CGOTRACE_SHOW
   if (st.inflight_overflow != 0) {
     rest += fmt::format("{}{} in-flight frames dropped", rest.empty() ? "" : ", ",
                         st.inflight_overflow);
   }
-  fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered, st.lost,
+  // Calls counted in the kernel (stat) are events that never needed a record.
+  fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered + st.aggregated, st.lost,
              rest.empty() ? "" : " (" + rest + ")");
   // Only counted while the kernel.bpf_stats_enabled sysctl is 1.
   ProgramStats ps = session.ProgramRunStats();

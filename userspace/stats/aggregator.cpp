@@ -200,6 +200,21 @@ void StatAggregator::Add(const CgoEvent& event) {
   ++events_;
 }
 
+void StatAggregator::AddAggregate(const AggregateRow& row) {
+  Table& table = row.kind == EventKind::kCallback ? callbacks_ : calls_;
+  auto it = table.rows.find(row.func);
+  LogLinearHistogram* h = nullptr;
+  if (it != table.rows.end()) {
+    h = &it->second;
+  } else if (table.rows.size() < max_rows_) {
+    h = &table.rows[row.func];
+  } else {
+    h = &table.other;
+  }
+  h->AddBuckets(row.buckets, row.count, row.sum_ns, row.min_ns, row.max_ns);
+  events_ += row.count;
+}
+
 StatSnapshot StatAggregator::Snapshot(uint64_t interval_ns) const {
   StatSnapshot snap;
   snap.by = by_;

@@ -22,6 +22,7 @@
 
 #include "cgotrace/event.h"
 #include "cgotrace/result.h"
+#include "cgotrace/tracer.h"
 #include "stats/histogram.h"
 
 namespace cgotrace {
@@ -50,7 +51,7 @@ struct StatSnapshot {
   std::vector<StatRow> callbacks;  // same, for cgo_callback events
   size_t max_rows = 0;             // the aggregator's row cap
   uint64_t events = 0;
-  uint64_t lost = 0;  // kernel-side drops (ring buffer full)
+  uint64_t lost = 0;  // kernel-side drops (ring buffer full, aggregation map full)
   uint64_t interval_ns = 0;
 };
 
@@ -62,6 +63,10 @@ class StatAggregator {
   explicit StatAggregator(GroupBy by, size_t max_rows = kDefaultMaxRows)
       : by_(by), max_rows_(max_rows < 1 ? 1 : max_rows) {}
   void Add(const CgoEvent& event);
+  // Adds a row counted in the kernel (TracerOptions::aggregate): only for
+  // GroupBy::kFunc, whose key is the function name, which the kernel's rows
+  // carry; rows of one name (several binaries) add up.
+  void AddAggregate(const AggregateRow& row);
   void SetLost(uint64_t lost) { lost_ = lost; }
   StatSnapshot Snapshot(uint64_t interval_ns) const;
   void Reset();  // clears rows (for --interval), keeps lost total

@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "cgotrace_abi.h"
+
 namespace cgotrace {
 namespace {
 
@@ -35,38 +37,15 @@ std::string Stars(uint64_t val, uint64_t val_max, int width) {
 
 }  // namespace
 
-// Octave 0 holds the exact values [0, 64). Octave o >= 1 holds values whose
-// highest set bit is kSubBits + o - 1, split into 64 equal sub-buckets, so a
-// bucket is never wider than 1/64 of its lower bound.
+// The bucket math is the kernel's (bpf/cgotrace_abi.h): rows aggregated in
+// BPF and rows built from events land in the same buckets.
 size_t LogLinearHistogram::BucketOf(uint64_t value) {
-  if (value < kSubBuckets) {
-    return static_cast<size_t>(value);
-  }
-  const int msb = 63 - std::countl_zero(value);
-  const int shift = msb - kSubBits;
-  const uint64_t octave = static_cast<uint64_t>(shift) + 1;
-  const uint64_t sub = (value >> shift) & (kSubBuckets - 1);
-  return static_cast<size_t>((octave << kSubBits) | sub);
+  return static_cast<size_t>(cgt_hist_bucket(value));
 }
 
-uint64_t LogLinearHistogram::BucketLower(size_t index) {
-  const uint64_t octave = index >> kSubBits;
-  const uint64_t sub = index & (kSubBuckets - 1);
-  if (octave == 0) {
-    return sub;
-  }
-  return (kSubBuckets + sub) << (octave - 1);
-}
+uint64_t LogLinearHistogram::BucketLower(size_t index) { return cgt_hist_lower(index); }
 
-uint64_t LogLinearHistogram::BucketUpper(size_t index) {
-  const uint64_t octave = index >> kSubBits;
-  if (octave == 0) {
-    return BucketLower(index);
-  }
-  // Written as lower + (width - 1) so the last bucket ends at UINT64_MAX
-  // without overflowing.
-  return BucketLower(index) + ((uint64_t{1} << (octave - 1)) - 1);
-}
+uint64_t LogLinearHistogram::BucketUpper(size_t index) { return cgt_hist_upper(index); }
 
 void LogLinearHistogram::Cover(size_t lo, size_t hi) {
   const size_t octave_mask = kSubBuckets - 1;
@@ -101,6 +80,31 @@ void LogLinearHistogram::Record(uint64_t value) {
   sum_ = SaturatingAdd(sum_, value);
   min_ = std::min(min_, value);
   max_ = std::max(max_, value);
+}
+
+void LogLinearHistogram::AddBuckets(std::span<const uint64_t> buckets, uint64_t count, uint64_t sum,
+                                    uint64_t min, uint64_t max) {
+  if (count == 0) {
+    return;
+  }
+  size_t lo = buckets.size();
+  size_t hi = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] != 0) {
+      lo = std::min(lo, i);
+      hi = i;
+    }
+  }
+  if (lo <= hi) {
+    Cover(lo, hi);
+    for (size_t i = lo; i <= hi; ++i) {
+      counts_[i - base_] += buckets[i];
+    }
+  }
+  count_ += count;
+  sum_ = SaturatingAdd(sum_, sum);
+  min_ = std::min(min_, min);
+  max_ = std::max(max_, max);
 }
 
 void LogLinearHistogram::Merge(const LogLinearHistogram& other) {

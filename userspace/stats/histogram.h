@@ -15,19 +15,27 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "cgotrace_abi.h"
 
 namespace cgotrace {
 
 class LogLinearHistogram {
  public:
-  static constexpr int kSubBits = 6;  // 64 sub-buckets: error <= 1/64
+  // 64 sub-buckets: error <= 1/64. The bucket math is bpf/cgotrace_abi.h's.
+  static constexpr int kSubBits = CGT_HIST_SUB_BITS;
   static constexpr int kOctaves = 64 - kSubBits + 1;
   static constexpr size_t kBuckets = static_cast<size_t>(kOctaves) << kSubBits;
 
   void Record(uint64_t value);
   void Merge(const LogLinearHistogram& other);
+  // Adds counts already bucketed by the same math (bucket i of `buckets` is
+  // BucketOf's index i: the kernel's aggregation rows) with their summary.
+  void AddBuckets(std::span<const uint64_t> buckets, uint64_t count, uint64_t sum, uint64_t min,
+                  uint64_t max);
 
   uint64_t count() const { return count_; }
   uint64_t sum() const { return sum_; }  // saturates at UINT64_MAX

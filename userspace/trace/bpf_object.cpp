@@ -49,6 +49,8 @@ Result<std::unique_ptr<BpfObject>> BpfObject::Load(const TracerOptions& options)
   obj->empty_probes_ = options.empty_probes;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
   skel->rodata->capture_stacks = options.call_stacks ? 1 : 0;
+  skel->rodata->outputs =
+      (options.events ? CGT_OUT_EVENTS : 0u) | (options.aggregate ? CGT_OUT_AGGREGATE : 0u);
   // In the initial PID namespace the kernel's PIDs are already ours; the
   // translation helper would only add cost to every probe hit.
   constexpr uint64_t kInitPidNsIno = 0xEFFFFFFCULL;  // PROC_PID_INIT_INO
@@ -150,6 +152,34 @@ std::vector<uint64_t> BpfObject::Stack(uint32_t id) const {
     return {};
   }
   return ips;
+}
+
+std::vector<BpfObject::Aggregate> BpfObject::Aggregates(std::optional<uint32_t> binary) const {
+  std::vector<Aggregate> out;
+  const int fd = bpf_map__fd(skel_->maps.aggregates);
+  cgt_agg_key key{};
+  cgt_agg_key next{};
+  const cgt_agg_key* prev = nullptr;
+  constexpr size_t kWords = sizeof(cgt_agg_value) / sizeof(uint64_t);
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (binary && key.binary != *binary) {
+      continue;
+    }
+    Aggregate a{key, std::vector<uint64_t>(kWords)};
+    if (bpf_map_lookup_elem(fd, &key, a.value.data()) == 0) {
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+void BpfObject::DeleteAggregates(uint32_t binary) {
+  const int fd = bpf_map__fd(skel_->maps.aggregates);
+  for (const Aggregate& a : Aggregates(binary)) {
+    (void)bpf_map_delete_elem(fd, &a.key);  // gone already: nothing to do
+  }
 }
 
 uint64_t BpfObject::Counter(uint32_t which) const {

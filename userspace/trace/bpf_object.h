@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -60,6 +61,18 @@ class BpfObject {
   // The raw runtime PCs of stack `id` (CGT_STACK_DEPTH words, zero-padded);
   // empty if the id is unknown.
   std::vector<uint64_t> Stack(uint32_t id) const;
+  // Every key of the `aggregates` map with its value (of every binary, or of
+  // one); unreadable entries (deleted meanwhile) are skipped.
+  struct Aggregate {
+    cgt_agg_key key;
+    std::vector<uint64_t> value;  // a cgt_agg_value, as words (18 KiB)
+    const cgt_agg_value& get() const {
+      return *reinterpret_cast<const cgt_agg_value*>(value.data());
+    }
+  };
+  std::vector<Aggregate> Aggregates(std::optional<uint32_t> binary = std::nullopt) const;
+  // Deletes the `aggregates` keys of `binary` (after reading them).
+  void DeleteAggregates(uint32_t binary);
   // Sum over CPUs of counter `which` (enum cgt_stat).
   uint64_t Counter(uint32_t which) const;
   ProgramStats RunStats() const;

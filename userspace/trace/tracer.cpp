@@ -52,6 +52,13 @@ struct Tracer::Impl {
   EventDecoder decoder;
   Attachments links;
   bool entry_ret_sites = false;
+  bool events = true;
+  // Aggregated rows of binaries already released, named while they still
+  // could be (their index is reused by the next binary).
+  std::vector<AggregateRow> retired;
+
+  // The kernel's aggregation rows of `binary`, named.
+  std::vector<AggregateRow> NamedAggregates(uint32_t binary) const;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
   // Frees the index, BPF state and analysis (its file mapping) of every
@@ -72,10 +79,52 @@ void Tracer::Impl::ReleaseUnused() {
     }
     // Records of this index still in the ring buffer (a process that exited
     // just now) decode to nothing from here on: the index may be reused.
+    // Its processes are gone, so its aggregation rows are final.
+    for (AggregateRow& row : NamedAggregates(i)) {
+      retired.push_back(std::move(row));
+    }
+    obj->DeleteAggregates(i);
     obj->ClearBinary(i);
     decoder.SetBinary(i, nullptr, "");
     binaries[i] = Binary{};
   }
+}
+
+std::vector<AggregateRow> Tracer::Impl::NamedAggregates(uint32_t binary) const {
+  std::vector<AggregateRow> out;
+  if (binary >= binaries.size() || !binaries[binary].in_use()) {
+    return out;
+  }
+  const Binary& b = binaries[binary];
+  for (const BpfObject::Aggregate& a : obj->Aggregates(binary)) {
+    const cgt_agg_value& v = a.get();
+    AggregateRow row;
+    if (a.key.kind == CGT_EV_CALLBACK) {
+      row.kind = EventKind::kCallback;
+      row.func = b.bin->CallbackName(a.key.fn);
+    } else {
+      row.kind = EventKind::kCall;
+      row.func = b.bin->CallName(a.key.fn, a.key.caller_pc);
+    }
+    row.comm = b.comm;
+    row.count = v.count;
+    row.sum_ns = v.sum_ns;
+    row.min_ns = v.count != 0 ? v.min_ns : 0;
+    row.max_ns = v.max_ns;
+    row.buckets.assign(std::begin(v.buckets), std::end(v.buckets));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<AggregateRow> Tracer::Aggregates() const {
+  std::vector<AggregateRow> out = impl_->retired;
+  for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    for (AggregateRow& row : impl_->NamedAggregates(i)) {
+      out.push_back(std::move(row));
+    }
+  }
+  return out;
 }
 
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -92,6 +141,7 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
   }
   auto impl = std::make_unique<Impl>(std::move(*obj));
   impl->entry_ret_sites = options.entry_ret_sites;
+  impl->events = options.events;
   return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
 }
 
@@ -261,10 +311,13 @@ TracerStats Tracer::Stats() const {
   out.entries = o.Counter(CGT_STAT_ENTRIES);
   out.stack_fail = o.Counter(CGT_STAT_STACK_FAIL);
   out.inflight_overflow = o.Counter(CGT_STAT_INFLIGHT_OVERFLOW);
-  // Every entry ends as an event, a ring-buffer drop, or an unreadable g
-  // (read_fail counts returns too, so this errs low); the rest never saw
-  // their return.
-  const uint64_t ended = out.events + out.lost + out.read_fail;
+  out.aggregated = o.Counter(CGT_STAT_AGGREGATED);
+  out.agg_full = o.Counter(CGT_STAT_AGG_FULL);
+  // Every entry ends as an event or a ring-buffer drop (or, aggregating
+  // only, a count or a full map), or an unreadable g (read_fail counts
+  // returns too, so this errs low); the rest never saw their return.
+  const uint64_t ended =
+      (impl_->events ? out.events + out.lost : out.aggregated + out.agg_full) + out.read_fail;
   out.unreturned = out.entries > ended ? out.entries - ended : 0;
   return out;
 }
