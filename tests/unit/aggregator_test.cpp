@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "cgotrace_abi.h"
 
 namespace cgotrace {
 namespace {
@@ -22,6 +26,63 @@ CgoEvent Event(const std::string& func, uint64_t duration_ns, uint64_t goid = 1,
   e.comm = "app";
   e.duration_ns = duration_ns;
   return e;
+}
+
+// A row as the kernel counts it (TracerOptions::aggregate): the calls'
+// buckets by the ABI's math, count, sum, min, max.
+AggregateRow KernelRow(const std::string& func, const std::vector<uint64_t>& durations,
+                       EventKind kind = EventKind::kCall) {
+  AggregateRow row;
+  row.kind = kind;
+  row.func = func;
+  row.comm = "app";
+  row.buckets.assign(CGT_HIST_BUCKETS, 0);
+  row.min_ns = UINT64_MAX;
+  for (uint64_t d : durations) {
+    ++row.buckets[cgt_hist_bucket_bounded(d)];
+    ++row.count;
+    row.sum_ns += d;
+    row.min_ns = std::min(row.min_ns, d);
+    row.max_ns = std::max(row.max_ns, d);
+  }
+  return row;
+}
+
+// stat's figures do not depend on whether calls were counted in the kernel
+// or came as events; rows of one name (two binaries, or one function keyed
+// by fn and by caller PC) add up, and callbacks stay apart.
+TEST(StatAggregatorTest, KernelRowsGiveTheSameReportAsEvents) {
+  const std::vector<uint64_t> a1 = {500, 700, 90'000};
+  const std::vector<uint64_t> a2 = {650, 3'000'000};
+  const std::vector<uint64_t> b = {40, 63, 64, 65};
+  const std::vector<uint64_t> cb = {1'200};
+  StatAggregator from_events(GroupBy::kFunc);
+  for (uint64_t d : a1) from_events.Add(Event("sqlite3_step", d));
+  for (uint64_t d : a2) from_events.Add(Event("sqlite3_step", d));
+  for (uint64_t d : b) from_events.Add(Event("free", d));
+  for (uint64_t d : cb) from_events.Add(Event("goCallback", d, 1, 100, EventKind::kCallback));
+  StatAggregator from_kernel(GroupBy::kFunc);
+  from_kernel.AddAggregate(KernelRow("sqlite3_step", a1));
+  from_kernel.AddAggregate(KernelRow("sqlite3_step", a2));
+  from_kernel.AddAggregate(KernelRow("free", b));
+  from_kernel.AddAggregate(KernelRow("goCallback", cb, EventKind::kCallback));
+  EXPECT_EQ(FormatStatJson(from_kernel.Snapshot(1000)), FormatStatJson(from_events.Snapshot(1000)));
+  EXPECT_EQ(FormatStatText(from_kernel.Snapshot(1000), true),
+            FormatStatText(from_events.Snapshot(1000), true));
+}
+
+TEST(StatAggregatorTest, KernelRowsBeyondMaxRowsAreSummedIntoOther) {
+  StatAggregator agg(GroupBy::kFunc, 1);
+  agg.AddAggregate(KernelRow("a", {100, 200}));
+  agg.AddAggregate(KernelRow("b", {300}));
+  agg.AddAggregate(KernelRow("c", {400, 500}));
+  StatSnapshot snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 2u);
+  EXPECT_EQ(snap.calls[0].key, "a");
+  EXPECT_EQ(snap.calls[1].key, kOtherKey);
+  EXPECT_EQ(snap.calls[1].count, 3u);
+  EXPECT_EQ(snap.calls[1].max_ns, 500u);
+  EXPECT_EQ(snap.events, 5u);
 }
 
 TEST(ParseGroupByTest, AcceptsKnownRejectsUnknown) {
