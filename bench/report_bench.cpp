@@ -20,10 +20,10 @@
 #include <fmt/format.h>
 
 #include "cgotrace/recording.h"
-#include "report/chrome_trace.h"
+#include "formats/chrome_trace.h"
+#include "formats/perfetto_trace.h"
+#include "formats/pprof.h"
 #include "report/flamegraph.h"
-#include "report/perfetto_trace.h"
-#include "report/pprof.h"
 #include "report/report.h"
 
 namespace {

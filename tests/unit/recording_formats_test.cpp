@@ -16,11 +16,11 @@
 #include <gtest/gtest.h>
 
 #include "cgotrace/recording.h"
+#include "formats/perfetto_trace.h"
+#include "formats/pprof.h"
 #include "perfetto_trace.pb.h"
 #include "pprof.pb.h"
 #include "recording_synthetic.h"
-#include "report/perfetto_trace.h"
-#include "report/pprof.h"
 
 namespace cgotrace {
 namespace {

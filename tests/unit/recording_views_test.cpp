@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cgotrace/recording.h"
+#include "formats/chrome_trace.h"
 #include "recording_synthetic.h"
-#include "report/chrome_trace.h"
 #include "report/flamegraph.h"
 #include "report/report.h"
 

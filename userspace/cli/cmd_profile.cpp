@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "report/flamegraph.h"
-#include "sample/sample_profile.h"
+#include "sampleview/sample_profile.h"
 #include "sampling.h"
 #include "trace/process.h"
 #include "util/clock.h"

@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "sample/target_process.h"
-#include "sample/top_view.h"
+#include "sampleview/top_view.h"
 #include "sampling.h"
 #include "util/clock.h"
 #include "util/duration.h"

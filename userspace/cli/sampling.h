@@ -12,8 +12,8 @@
 #include "binary/go_binary.h"
 #include "cgotrace/result.h"
 #include "sample/call_tracker.h"
-#include "sample/frame_names.h"
 #include "sample/sampler.h"
+#include "sampleview/frame_names.h"
 
 namespace cgotrace::cli {
 

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "report/pprof.h"
+#include "formats/pprof.h"
 
 namespace cgotrace {
 

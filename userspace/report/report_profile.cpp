@@ -6,7 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "report/event_tree.h"
+#include "record/event_tree.h"
 #include "report/report.h"
 #include "util/choice.h"
 

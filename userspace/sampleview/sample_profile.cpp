@@ -1,11 +1,11 @@
-#include "sample/sample_profile.h"
+#include "sampleview/sample_profile.h"
 
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <system_error>
 
-#include "report/pprof.h"
+#include "formats/pprof.h"
 
 #include "util/format.h"
 

@@ -20,8 +20,8 @@
 
 #include "cgotrace/result.h"
 #include "report/report.h"
-#include "sample/frame_names.h"
 #include "sample/thread_sample.h"
+#include "sampleview/frame_names.h"
 
 namespace cgotrace {
 
@@ -82,7 +82,7 @@ class SampleProfile {
   friend Result<std::string> SampleProfilePprof(const SampleProfile& profile);
 };
 
-// A gzipped pprof profile (report/pprof.h): sample types samples/count and
+// A gzipped pprof profile (formats/pprof.h): sample types samples/count and
 // wall/nanoseconds (default); each sample's stack is the C frames (leaf
 // first) over the Go frames with their file:line; labels goid and binary.
 Result<std::string> SampleProfilePprof(const SampleProfile& profile);

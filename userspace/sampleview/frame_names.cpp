@@ -1,4 +1,4 @@
-#include "sample/frame_names.h"
+#include "sampleview/frame_names.h"
 
 #ifdef CGOTRACE_BCC
 #include <bcc/bcc_syms.h>

@@ -1,6 +1,6 @@
 // PprofBuilder: profile.proto messages from mappings, locations and samples,
 // serialized and gzipped.
-#include "report/pprof.h"
+#include "formats/pprof.h"
 
 #include <zlib.h>
 

@@ -4,8 +4,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "report/event_tree.h"
-#include "report/pprof.h"
+#include "formats/pprof.h"
+#include "record/event_tree.h"
 
 namespace cgotrace {
 namespace {

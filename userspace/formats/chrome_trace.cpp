@@ -1,5 +1,5 @@
 // Chrome Trace Event Format of a recording: one track per OS thread.
-#include "report/chrome_trace.h"
+#include "formats/chrome_trace.h"
 
 #include <algorithm>
 #include <iterator>
@@ -7,7 +7,7 @@
 #include <numeric>
 #include <set>
 
-#include "report/event_tree.h"
+#include "record/event_tree.h"
 #include "util/format.h"
 
 namespace cgotrace {

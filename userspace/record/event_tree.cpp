@@ -1,5 +1,5 @@
 // Nesting of a goroutine's events (see event_tree.h).
-#include "report/event_tree.h"
+#include "record/event_tree.h"
 
 #include <algorithm>
 #include <tuple>

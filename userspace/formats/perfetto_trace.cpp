@@ -1,5 +1,5 @@
 // Perfetto native trace of a recording (see perfetto_trace.h).
-#include "report/perfetto_trace.h"
+#include "formats/perfetto_trace.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "perfetto_trace.pb.h"
-#include "report/event_tree.h"
+#include "record/event_tree.h"
 
 namespace cgotrace {
 namespace {

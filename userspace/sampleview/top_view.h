@@ -15,8 +15,8 @@
 
 #include "cgotrace/result.h"
 #include "sample/call_tracker.h"
-#include "sample/frame_names.h"
 #include "sample/thread_sample.h"
+#include "sampleview/frame_names.h"
 
 namespace cgotrace {
 

@@ -1,4 +1,4 @@
-#include "sample/top_view.h"
+#include "sampleview/top_view.h"
 
 #include <algorithm>
 
