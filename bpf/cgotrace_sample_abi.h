@@ -67,7 +67,8 @@ struct cgt_sample_config {
  * was read; the whole previous sample stands (new time and state). */
 #define CGT_SAMPLE_UNCHANGED 256u
 
-/* Threads whose last state the sampler remembers (LRU beyond that). */
+/* Threads whose last state the sampler remembers (LRU beyond that); at most,
+ * userspace sizes the table to the process (sampler.cpp). */
 #define CGT_SAMPLE_MAX_THREADS 32768
 
 /* What the sampler remembers of a thread between samples, so that a thread

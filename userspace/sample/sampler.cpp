@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -11,6 +12,7 @@
 
 #include "offsets/go_sample_layout.h"
 #include "sample.skel.h"
+#include "sample/target_process.h"
 #include "util/proc_fs.h"
 
 namespace cgotrace {
@@ -52,6 +54,16 @@ Result<void> CheckFits(uint32_t offset, uint32_t limit, const char* what, const 
                      what, limit);
   }
   return Ok();
+}
+
+// Memo entries for a process with this many threads now: four times that
+// (threads come and go; the LRU's per-CPU free lists want slack), at least
+// 1024, at most CGT_SAMPLE_MAX_THREADS.
+uint32_t MemoEntriesFor(pid_t pid) {
+  constexpr uint32_t kMin = 1024;
+  const uint64_t want = 4 * static_cast<uint64_t>(ProcessThreadCount(pid));
+  return static_cast<uint32_t>(
+      std::clamp<uint64_t>(want, kMin, static_cast<uint64_t>(CGT_SAMPLE_MAX_THREADS)));
 }
 
 }  // namespace
@@ -179,6 +191,14 @@ Result<std::unique_ptr<Sampler>> Sampler::Open(pid_t pid, const GoBinary& binary
     return MakeError("cannot open the sampling BPF object: {}", strerror(errno));
   }
   std::memcpy(const_cast<cgt_sample_config*>(&s->impl_->skel->rodata->cfg), &*cfg, sizeof(*cfg));
+  // The memo table is preallocated (an LRU hash): at its full size, 4.7 MB
+  // per sampled process, which an exporter sampling every Go process of a
+  // host pays for each. Size it to the process instead, with room to grow;
+  // a thread whose memo was evicted is just read in full.
+  if (int err = bpf_map__set_max_entries(s->impl_->skel->maps.memos, MemoEntriesFor(pid));
+      err != 0) {
+    return MakeError("cannot size the sampler's thread table: {}", strerror(-err));
+  }
   if (int err = sample_bpf__load(s->impl_->skel.get()); err != 0) {
     return MakeError(
         "cannot load the sampling BPF program: {} (needs root or CAP_BPF + CAP_PERFMON + "
