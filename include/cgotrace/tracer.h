@@ -65,13 +65,11 @@ struct TracerStats {
   uint64_t events = 0;      // written by BPF
   uint64_t aggregated = 0;  // counted in the kernel's aggregation map
   uint64_t entries = 0;     // entry probe hits
-  // lost, no_entry, read_fail, stack_fail (cgotrace/counters.h)
+  // lost, no_entry, read_fail, stack_fail, unreturned, inflight_overflow
+  // (cgotrace/counters.h)
   CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
   // agg_full (cgotrace/counters.h)
   CGOTRACE_LIVE_COUNTERS(CGOTRACE_COUNTER_FIELD)
-  // Per-thread in-flight frames overwritten (nesting deeper than 8) or
-  // dropped because their end never ran (a panic unwinding through C).
-  uint64_t inflight_overflow = 0;
 };
 
 // One traced executable, for the exporter's per-binary gauges and the

@@ -22,6 +22,7 @@
 namespace cgotrace {
 namespace {
 
+using prometheus::MetricType;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -139,7 +140,7 @@ TEST(ExporterMetricsTest, ExpositionOfAHandcraftedAggregation) {
   ExporterSelfStats self;
   self.processes_traced = 3;
   self.probes_attached = 12;
-  self.events_lost = 7;
+  self.lost = 7;
   self.bpf_run_time_ns = 1'500'000'000;
   self.bpf_run_count = 99;
   self.binaries = {{"/a/app", "app", 2, 4, "", ""},
@@ -214,6 +215,40 @@ TEST(ExporterMetricsTest, ExpositionOfAHandcraftedAggregation) {
   for (const char* banned : {"pid=", "tid=", "goid="}) {
     EXPECT_THAT(text, Not(HasSubstr(banned)));
   }
+}
+
+// Every run counter of cgotrace/counters.h is a metric under its own name,
+// type and help, with its own value: adding a counter to the list is all it
+// takes to export it.
+TEST(ExporterMetrics, EveryRunCounterIsAMetric) {
+  ExporterMetrics m(10);
+  ExporterSelfStats self;
+  uint64_t next = 1000;
+#define CGOTRACE_SET(name, ...) self.name = next++;
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_SET)
+#undef CGOTRACE_SET
+  const std::string text = RenderExpositionText(m.Collect(self));
+  const auto samples = Samples(text);
+  SCOPED_TRACE(text);
+  uint64_t expected = 1000;
+  std::set<std::string> metrics;
+#define CGOTRACE_CHECK(name, text_, metric, type, help)                                          \
+  {                                                                                              \
+    SCOPED_TRACE(#name);                                                                         \
+    EXPECT_TRUE(metrics.insert(metric).second) << "two counters share " << metric;               \
+    ASSERT_TRUE(samples.contains(metric));                                                       \
+    EXPECT_EQ(samples.at(metric), std::to_string(expected++));                                   \
+    const std::string type_name = MetricType::type == MetricType::Counter ? "counter" : "gauge"; \
+    EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + metric + " " + type_name + "\n"));      \
+    EXPECT_THAT(text, HasSubstr(std::string("# HELP ") + metric + " " + help + "\n"));           \
+    EXPECT_EQ(MetricType::type == MetricType::Counter,                                           \
+              std::string_view(metric).ends_with("_total"));                                     \
+  }
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_CHECK)
+#undef CGOTRACE_CHECK
+  // The BPF side's in-flight overflow count (CGT_STAT_INFLIGHT_OVERFLOW) is
+  // one of them.
+  EXPECT_TRUE(metrics.contains("cgotrace_inflight_frames_dropped_total"));
 }
 
 struct CommandResult {

@@ -155,7 +155,7 @@ int RunRecord(const RecordFlags& flags) {
   if (!write_error) {
     w.SetLost(st.lost);
     RecordingTrailer trailer;
-#define CGOTRACE_COPY(name, text) trailer.name = st.name;
+#define CGOTRACE_COPY(name, ...) trailer.name = st.name;
     CGOTRACE_RUN_COUNTERS(CGOTRACE_COPY)
 #undef CGOTRACE_COPY
     trailer.exit_status = (*session)->child_status();

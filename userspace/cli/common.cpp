@@ -126,17 +126,13 @@ void ReportTotals(const Session& session, uint64_t delivered) {
   TracerStats st = session.Stats();
   // Every run counter that is not zero, lost always.
   std::string rest;
-#define CGOTRACE_SHOW(name, text)                                            \
+#define CGOTRACE_SHOW(name, text, ...)                                       \
   if (std::string_view(#name) != "lost" && st.name != 0) {                   \
     rest += fmt::format("{}{} {}", rest.empty() ? "" : ", ", st.name, text); \
   }
   CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
   CGOTRACE_LIVE_COUNTERS(CGOTRACE_SHOW)
 #undef CGOTRACE_SHOW
-  if (st.inflight_overflow != 0) {
-    rest += fmt::format("{}{} in-flight frames dropped", rest.empty() ? "" : ", ",
-                        st.inflight_overflow);
-  }
   // Calls counted in the kernel (stat) are events that never needed a record.
   fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered + st.aggregated, st.lost,
              rest.empty() ? "" : " (" + rest + ")");

@@ -134,7 +134,9 @@ struct Exporter::Impl {
         ProgramStats prog = tracer.ProgramRunStats();
         out.processes_traced = discovery.processes_traced();
         out.probes_attached = tracer.probe_count();
-        out.events_lost = st.lost;
+#define CGOTRACE_COPY(name, ...) out.name = st.name;
+        CGOTRACE_RUN_COUNTERS(CGOTRACE_COPY)
+#undef CGOTRACE_COPY
         out.bpf_run_time_ns = prog.run_time_ns;
         out.bpf_run_count = prog.run_count;
         out.binaries = tracer.Binaries();

@@ -27,6 +27,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include "cgotrace/counters.h"
 #include "cgotrace/event.h"
 #include "cgotrace/result.h"
 #include "cgotrace/session.h"
@@ -84,7 +85,8 @@ inline constexpr int kStackBuckets = 24;
 struct ExporterSelfStats {
   uint64_t processes_traced = 0;
   uint64_t probes_attached = 0;
-  uint64_t events_lost = 0;
+  // The tracer's run counters (cgotrace/counters.h), each one metric.
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
   uint64_t bpf_run_time_ns = 0;
   uint64_t bpf_run_count = 0;
   std::vector<BinaryStatus> binaries;  // for threads_in_cgo

@@ -185,8 +185,11 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
          static_cast<double>(self.processes_traced));
   scalar("cgotrace_probes_attached", "Uprobes currently attached", MetricType::Gauge,
          static_cast<double>(self.probes_attached));
-  scalar("cgotrace_events_lost_total", "Events dropped because the BPF ring buffer was full",
-         MetricType::Counter, static_cast<double>(self.events_lost));
+  // One metric per run counter, from the list in cgotrace/counters.h.
+#define CGOTRACE_METRIC(name, text, metric, type, help) \
+  scalar(metric, help, MetricType::type, static_cast<double>(self.name));
+  CGOTRACE_RUN_COUNTERS(CGOTRACE_METRIC)
+#undef CGOTRACE_METRIC
   scalar("cgotrace_bpf_program_run_seconds_total",
          "CPU time spent in cgotrace's BPF programs (needs sysctl kernel.bpf_stats_enabled=1)",
          MetricType::Counter, static_cast<double>(self.bpf_run_time_ns) / 1e9);

@@ -73,7 +73,7 @@ RecordingHeader FromProto(const v1::Header& p) {
 v1::Trailer ToProto(const RecordingTrailer& t) {
   v1::Trailer p;
   p.set_events(t.events);
-#define CGOTRACE_TO_PROTO(name, text) p.set_##name(t.name);
+#define CGOTRACE_TO_PROTO(name, ...) p.set_##name(t.name);
   CGOTRACE_RUN_COUNTERS(CGOTRACE_TO_PROTO)
 #undef CGOTRACE_TO_PROTO
   p.set_end_realtime_ns(t.end_realtime_ns);
@@ -85,7 +85,7 @@ v1::Trailer ToProto(const RecordingTrailer& t) {
 RecordingTrailer FromProto(const v1::Trailer& p) {
   RecordingTrailer t;
   t.events = p.events();
-#define CGOTRACE_FROM_PROTO(name, text) t.name = p.name();
+#define CGOTRACE_FROM_PROTO(name, ...) t.name = p.name();
   CGOTRACE_RUN_COUNTERS(CGOTRACE_FROM_PROTO)
 #undef CGOTRACE_FROM_PROTO
   t.end_realtime_ns = p.end_realtime_ns();

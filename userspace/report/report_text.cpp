@@ -156,7 +156,7 @@ std::string FormatRecordingSummary(const RecordingReader& r) {
   } else {
     std::string counters;
     const RecordingTrailer& t = *r.trailer();
-#define CGOTRACE_SHOW(name, text) \
+#define CGOTRACE_SHOW(name, text, ...) \
   counters += std::string_view(#name) == "lost" ? "" : fmt::format(", {} {}", t.name, text);
     CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
 #undef CGOTRACE_SHOW
