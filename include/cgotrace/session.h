@@ -43,14 +43,15 @@ struct TargetSpec {
 
 // Targets that appear and vanish while a session runs: the exporter's
 // process discovery. Both calls run on the session's thread with the
-// session's lock held; they attach and detach through the tracer they get.
+// session's lock held; they attach and detach through the tracer they get
+// (a TargetAttacher, so a source is unit-tested with a fake one).
 class TargetSource {
  public:
   virtual ~TargetSource() = default;
   // Initial attach; an error fails Session::Start (nothing stays attached).
-  virtual Result<void> Start(Tracer& tracer) = 0;
+  virtual Result<void> Start(TargetAttacher& tracer) = 0;
   // Called every SessionOptions::rescan_ns.
-  virtual void Rescan(Tracer& tracer) = 0;
+  virtual void Rescan(TargetAttacher& tracer) = 0;
 };
 
 struct SessionOptions {

@@ -97,26 +97,40 @@ struct AttachReport {
   size_t probes = 0;
 };
 
-class Tracer {
+// What a TargetSource (session.h) attaches and detaches through: the Tracer
+// in a run, a fake in unit tests of target discovery.
+class TargetAttacher {
+ public:
+  virtual ~TargetAttacher() = default;
+  // Traces the running process `pid` (its /proc/PID/exe), only that process.
+  virtual Result<AttachReport> AddProcess(pid_t pid) = 0;
+  // Traces `path` in process `pid` (-1: all processes running it, including
+  // ones started later).
+  virtual Result<AttachReport> AddBinary(const std::string& path, pid_t pid) = 0;
+  // Detaches every probe attached for `pid`. No-op for unknown PIDs.
+  virtual void RemoveProcess(pid_t pid) = 0;
+};
+
+class Tracer final : public TargetAttacher {
  public:
   using EventCallback = std::function<void(const CgoEvent&)>;
 
   // Errors: no privilege (names the missing capability), BPF unsupported.
   static Result<std::unique_ptr<Tracer>> Create(const TracerOptions& options);
-  ~Tracer();
+  ~Tracer() override;
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 
   // Traces the running process `pid` (its /proc/PID/exe), only that process.
-  Result<AttachReport> AddProcess(pid_t pid);
+  Result<AttachReport> AddProcess(pid_t pid) override;
   // Traces `path` in process `pid` (-1: all processes running it, including
   // ones started later). Used by launch mode with the child's PID before it
   // execs `path`.
-  Result<AttachReport> AddBinary(const std::string& path, pid_t pid);
+  Result<AttachReport> AddBinary(const std::string& path, pid_t pid) override;
 
   // Detaches every probe attached for `pid` (a process that exited, or one
   // the caller stops tracing). No-op for unknown PIDs.
-  void RemoveProcess(pid_t pid);
+  void RemoveProcess(pid_t pid) override;
   // PIDs with probes of their own (not whole-binary attachments).
   std::vector<pid_t> AttachedPids() const;
   std::vector<BinaryStatus> Binaries() const;

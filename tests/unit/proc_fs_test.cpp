@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "fake_proc_fs.h"
 #include "trace/process.h"
 #include "trace/target_watch.h"
 #include "util/proc_fs.h"
@@ -20,49 +21,6 @@ namespace cgotrace {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string StatLine(pid_t pid, const std::string& comm, char state, uint64_t start) {
-  // Fields 3..22 of a real line (kernel 6.18), start time in field 22.
-  return fmt::format(
-      "{} ({}) {} 1 {} {} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 5 0 {} 7208960 "
-      "1152 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
-      pid, comm, state, pid, pid, start);
-}
-
-class FakeProcFs : public ProcFs {
- public:
-  struct Proc {
-    std::string comm;
-    char state = 'S';
-    uint64_t start = 0;
-    FileId exe;
-    std::string exe_target;
-  };
-  std::map<pid_t, Proc> procs;
-
-  std::vector<pid_t> ListPids() const override {
-    std::vector<pid_t> out;
-    for (const auto& [pid, p] : procs) out.push_back(pid);
-    return out;
-  }
-  Result<std::string> ReadFile(pid_t pid, std::string_view name) const override {
-    auto it = procs.find(pid);
-    if (it == procs.end()) return MakeError("cannot read /proc/{}/{}: gone", pid, name);
-    if (name == "stat") return StatLine(pid, it->second.comm, it->second.state, it->second.start);
-    if (name == "comm") return it->second.comm + "\n";
-    return MakeError("not faked: {}", name);
-  }
-  Result<FileId> ExeId(pid_t pid) const override {
-    auto it = procs.find(pid);
-    if (it == procs.end() || it->second.exe.ino == 0) return MakeError("no exe");
-    return it->second.exe;
-  }
-  Result<std::string> ExeTarget(pid_t pid) const override {
-    auto it = procs.find(pid);
-    if (it == procs.end()) return MakeError("no exe");
-    return it->second.exe_target;
-  }
-};
 
 TEST(ParseProcStatTest, CommWithSpacesAndParentheses) {
   auto st = ParseProcStat(StatLine(4242, "my (weird) app) x", 'R', 987654321));

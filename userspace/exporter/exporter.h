@@ -161,12 +161,12 @@ class ProcessDiscovery : public TargetSource {
 
   // Initial attachment: -p PIDs (error if one cannot be traced) and --binary
   // files (error if one is not a traceable Go binary), then a first scan.
-  Result<void> Start(Tracer& tracer) override;
+  Result<void> Start(TargetAttacher& tracer) override;
   // Detaches exited PIDs (PID + start time: a reused PID is another
   // process); under --all-go attaches new Go processes with cgo; follows a
   // --binary path to the new file after a redeploy by rename; recounts
   // processes of --binary files.
-  void Rescan(Tracer& tracer) override;
+  void Rescan(TargetAttacher& tracer) override;
 
   uint64_t processes_traced() const { return processes_traced_; }
 
@@ -180,9 +180,9 @@ class ProcessDiscovery : public TargetSource {
     size_t count = SIZE_MAX;  // processes last counted; MAX forces a message
   };
 
-  void DetachExited(Tracer& tracer);
-  void FollowRedeploys(Tracer& tracer);
-  void AttachNewGoProcesses(Tracer& tracer, const std::map<pid_t, FileId>& exes);
+  void DetachExited(TargetAttacher& tracer);
+  void FollowRedeploys(TargetAttacher& tracer);
+  void AttachNewGoProcesses(TargetAttacher& tracer, const std::map<pid_t, FileId>& exes);
   void CountBinaryProcesses(const std::map<pid_t, FileId>& exes);
   bool OfBinaryTarget(const FileId& id) const;
 

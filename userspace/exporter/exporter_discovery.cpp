@@ -28,7 +28,7 @@ bool ExpectedRejection(const std::string& message) {
 ProcessDiscovery::ProcessDiscovery(const ExporterTargets& targets, const ProcFs& fs)
     : targets_(targets), fs_(fs), self_(getpid()) {}
 
-Result<void> ProcessDiscovery::Start(Tracer& tracer) {
+Result<void> ProcessDiscovery::Start(TargetAttacher& tracer) {
   for (pid_t pid : targets_.pids) {
     auto report = tracer.AddProcess(pid);
     if (!report) {
@@ -63,7 +63,7 @@ Result<void> ProcessDiscovery::Start(Tracer& tracer) {
   return Ok();
 }
 
-void ProcessDiscovery::Rescan(Tracer& tracer) {
+void ProcessDiscovery::Rescan(TargetAttacher& tracer) {
   DetachExited(tracer);
   FollowRedeploys(tracer);
   std::map<pid_t, FileId> exes;
@@ -91,7 +91,7 @@ void ProcessDiscovery::Rescan(Tracer& tracer) {
   waiting_logged_ = targets_.all_go && attached_.empty();
 }
 
-void ProcessDiscovery::DetachExited(Tracer& tracer) {
+void ProcessDiscovery::DetachExited(TargetAttacher& tracer) {
   for (auto it = attached_.begin(); it != attached_.end();) {
     if (fs_.Alive(it->second)) {
       ++it;
@@ -107,7 +107,7 @@ void ProcessDiscovery::DetachExited(Tracer& tracer) {
   }
 }
 
-void ProcessDiscovery::FollowRedeploys(Tracer& tracer) {
+void ProcessDiscovery::FollowRedeploys(TargetAttacher& tracer) {
   for (BinaryTarget& b : binaries_) {
     // A deploy that renames a new file over the path leaves the probes on
     // the old inode, which only the old processes still run.
@@ -134,7 +134,8 @@ bool ProcessDiscovery::OfBinaryTarget(const FileId& id) const {
   });
 }
 
-void ProcessDiscovery::AttachNewGoProcesses(Tracer& tracer, const std::map<pid_t, FileId>& exes) {
+void ProcessDiscovery::AttachNewGoProcesses(TargetAttacher& tracer,
+                                            const std::map<pid_t, FileId>& exes) {
   for (const auto& [pid, id] : exes) {
     if (attached_.contains(pid) || rejected_.contains(id) || OfBinaryTarget(id)) {
       continue;  // a --binary attachment already sees this process
