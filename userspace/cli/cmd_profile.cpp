@@ -11,6 +11,7 @@
 #include "report/flamegraph.h"
 #include "sampleview/sample_profile.h"
 #include "sampling.h"
+#include "trace/launch.h"
 #include "trace/process.h"
 #include "util/clock.h"
 #include "util/duration.h"
@@ -147,7 +148,7 @@ int RunProfile(const ProfileFlags& flags) {
       profile.AddRound(*threads, *p->namer, fmt::format("{}/{}", p->comm, p->pid));
     }
     profile.CountRound();
-    if (child > 0 && child_status < 0 && ChildExited(child, &child_status)) {
+    if (child > 0 && child_status < 0 && ReapIfExited(child, &child_status)) {
       break;
     }
     // Rounds keep their schedule; one that overran skips ahead instead of

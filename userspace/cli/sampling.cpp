@@ -1,13 +1,9 @@
 #include "sampling.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "cgotrace/session.h"
 #include "sample/target_process.h"
@@ -44,61 +40,6 @@ Result<std::unique_ptr<SampledProcess>> OpenSampledProcess(pid_t pid, bool verbo
   p->sampler = std::move(*sampler);
   p->namer = std::make_unique<FrameNamer>(pid, *p->binary, p->bias);
   return p;
-}
-
-Result<pid_t> LaunchCommand(const std::vector<std::string>& command) {
-  auto path = ResolveExecutable(command.front());
-  if (!path) {
-    return path.error();
-  }
-  // A close-on-exec pipe: EOF tells the parent the exec happened; a byte
-  // (errno) tells it the exec failed.
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return MakeError("pipe: {}", strerror(errno));
-  }
-  pid_t child = fork();
-  if (child < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return MakeError("fork: {}", strerror(errno));
-  }
-  if (child == 0) {
-    close(fds[0]);
-    std::vector<char*> argv;
-    argv.reserve(command.size() + 1);
-    for (const std::string& a : command) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    execv(path->c_str(), argv.data());
-    int err = errno;
-    (void)!write(fds[1], &err, sizeof(err));
-    _exit(127);
-  }
-  close(fds[1]);
-  int err = 0;
-  ssize_t n;
-  do {
-    n = read(fds[0], &err, sizeof(err));
-  } while (n < 0 && errno == EINTR);
-  close(fds[0]);
-  if (n > 0) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    return MakeError("cannot execute {}: {}", *path, strerror(err));
-  }
-  return child;
-}
-
-bool ChildExited(pid_t pid, int* status) {
-  int st = 0;
-  pid_t r = waitpid(pid, &st, WNOHANG);
-  if (r == pid) {
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return true;
-  }
-  return r < 0;
 }
 
 void SleepUntil(uint64_t deadline_ns) {

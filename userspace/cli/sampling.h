@@ -1,6 +1,6 @@
 // Pieces `top` and `profile` share: a sampled process (its binary analysed,
-// the sampler attached, frames named, calls tracked), and launching a
-// command to sample.
+// the sampler attached, frames named, calls tracked), and paced sleeping.
+// Launching a command to sample is trace/launch.h's LaunchCommand.
 #pragma once
 
 #include <sys/types.h>
@@ -31,12 +31,6 @@ struct SampledProcess {
 // Errors name the PID: no such process, not a Go binary with cgo, offsets
 // or TLS slot not found, no privileges.
 Result<std::unique_ptr<SampledProcess>> OpenSampledProcess(pid_t pid, bool verbose);
-
-// Starts `command` and returns its PID once it has exec'd (so /proc/PID/exe
-// is the program, not cgotrace). Error if it cannot be executed.
-Result<pid_t> LaunchCommand(const std::vector<std::string>& command);
-// Reaps `pid` if it exited; true when it is gone.
-bool ChildExited(pid_t pid, int* status);
 
 // Sleeps until `deadline_ns` (CLOCK_MONOTONIC) or a stop request.
 void SleepUntil(uint64_t deadline_ns);

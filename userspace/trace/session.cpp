@@ -1,15 +1,13 @@
 #include "cgotrace/session.h"
 
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 
+#include "trace/launch.h"
 #include "trace/process.h"
 #include "trace/target_watch.h"
 #include "util/clock.h"
@@ -20,31 +18,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int /*sig*/) { g_stop.store(true); }
-
-// Blocks in the child until the parent has attached, then execs. The parent
-// closes its end of the pipe once the probes are in place; EOF is the signal.
-[[noreturn]] void ChildExec(int ready_fd, const std::vector<std::string>& command,
-                            const std::string& path) {
-  char byte;
-  ssize_t n;
-  do {
-    n = read(ready_fd, &byte, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1 || byte != 'G') {
-    _exit(127);  // the parent failed to attach and said so
-  }
-  close(ready_fd);
-  std::vector<char*> argv;
-  argv.reserve(command.size() + 1);
-  for (const std::string& arg : command) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  execv(path.c_str(), argv.data());
-  // Nothing more can be done about a failed write here: the child exits.
-  (void)fprintf(stderr, "cgotrace: cannot execute %s: %s\n", path.c_str(), strerror(errno));
-  _exit(127);
-}
 
 }  // namespace
 
@@ -117,42 +90,20 @@ Result<std::unique_ptr<Session>> Session::Start(const SessionOptions& options) {
 }
 
 Result<void> Session::Launch(const std::vector<std::string>& command) {
-  auto path = ResolveExecutable(command[0]);
-  if (!path) {
-    return path.error();
+  auto held = HeldChild::Start(command);
+  if (!held) {
+    return held.error();
   }
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return MakeError("pipe: {}", strerror(errno));
-  }
-  pid_t child = fork();
-  if (child < 0) {
-    close(fds[0]);
-    close(fds[1]);
-    return MakeError("fork: {}", strerror(errno));
-  }
-  if (child == 0) {
-    close(fds[1]);
-    ChildExec(fds[0], command, *path);
-  }
-  close(fds[0]);
-  child_ = child;
   // The uprobes filter on the child's PID, which exec keeps: they are armed
-  // when exec maps the binary, before its first instruction runs.
-  auto report = tracer_->AddBinary(*path, child);
-  char go = report ? 'G' : 'X';
-  ssize_t w = write(fds[1], &go, 1);
-  close(fds[1]);
-  if (!report) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    child_status_ = 127;
-    return report.error();
+  // when exec maps the binary, before its first instruction runs. On error
+  // the held child is ended without running.
+  CGT_TRY(tracer_->AddBinary(held->path(), held->pid()));
+  auto pid = held->Release();
+  if (!pid) {
+    return pid.error();
   }
-  if (w != 1) {
-    return MakeError("cannot release launched command: {}", strerror(errno));
-  }
-  described_.push_back(fmt::format("PID {} ({})", child, command[0]));
+  child_ = *pid;
+  described_.push_back(fmt::format("PID {} ({})", child_, command[0]));
   return Ok();
 }
 
@@ -160,12 +111,7 @@ bool Session::ChildGone() {
   if (child_ <= 0 || child_status_ >= 0) {
     return true;
   }
-  int status = 0;
-  if (waitpid(child_, &status, WNOHANG) != child_) {
-    return false;
-  }
-  child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return true;
+  return ReapIfExited(child_, &child_status_);
 }
 
 bool Session::TargetsGone() {
