@@ -8,61 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "util/disassembler.h"
 #include "util/hex.h"
 
 namespace cgotrace {
 namespace {
 
-// Owns a capstone handle and one instruction buffer for cs_disasm_iter.
-class Disassembler {
- public:
-  Disassembler() = default;
-  ~Disassembler() {
-    if (insn_ != nullptr) {
-      cs_free(insn_, 1);
-    }
-    if (open_) {
-      cs_close(&handle_);
-    }
+// Opens `dis` for `arch`'s machine code.
+Result<void> OpenFor(Disassembler& dis, Arch arch) {
+  switch (arch) {
+    case Arch::kX86_64:
+      return dis.Open(CS_ARCH_X86, CS_MODE_64);
+    case Arch::kArm64:
+      return dis.Open(CS_ARCH_ARM64, CS_MODE_ARM);
+    default:
+      return MakeError("cannot decode machine code for architecture {}", ArchName(arch));
   }
-  Disassembler(const Disassembler&) = delete;
-  Disassembler& operator=(const Disassembler&) = delete;
-
-  Result<void> Open(Arch arch) {
-    cs_arch cs_a;
-    cs_mode cs_m;
-    switch (arch) {
-      case Arch::kX86_64:
-        cs_a = CS_ARCH_X86;
-        cs_m = CS_MODE_64;
-        break;
-      case Arch::kArm64:
-        cs_a = CS_ARCH_ARM64;
-        cs_m = CS_MODE_ARM;
-        break;
-      default:
-        return MakeError("cannot decode machine code for architecture {}", ArchName(arch));
-    }
-    cs_err err = cs_open(cs_a, cs_m, &handle_);
-    if (err != CS_ERR_OK) {
-      return MakeError("capstone cs_open for {} failed: {}", ArchName(arch), cs_strerror(err));
-    }
-    open_ = true;
-    insn_ = cs_malloc(handle_);
-    if (insn_ == nullptr) {
-      return MakeError("capstone cs_malloc failed");
-    }
-    return Ok();
-  }
-
-  csh handle() const { return handle_; }
-  cs_insn* insn() const { return insn_; }
-
- private:
-  bool open_ = false;
-  csh handle_ = 0;
-  cs_insn* insn_ = nullptr;
-};
+}
 
 bool IsReturn(Arch arch, unsigned id) {
   // Far returns (RETF) are deliberately excluded: they change CS and never end
@@ -110,7 +72,7 @@ Result<std::vector<InstructionInfo>> DecodeFunction(Arch arch, uint64_t vaddr,
     return MakeError("function at {:#x} has no code bytes", vaddr);
   }
   Disassembler dis;
-  CGT_TRY(dis.Open(arch));
+  CGT_TRY(OpenFor(dis, arch));
 
   size_t len = arch == Arch::kArm64 ? TrimArm64Padding(code) : code.size();
   if (len == 0) {

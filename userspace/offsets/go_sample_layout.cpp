@@ -9,48 +9,19 @@
 #include <optional>
 #include <string_view>
 
+#include "util/disassembler.h"
+
 namespace cgotrace {
 namespace {
 
 // Enough agreeing loads to be sure; the scan stops there.
 constexpr uint32_t kWitnessesWanted = 16;
 
-class DetailDisassembler {
- public:
-  DetailDisassembler() = default;
-  ~DetailDisassembler() {
-    if (insn_ != nullptr) {
-      cs_free(insn_, 1);
-    }
-    if (open_) {
-      cs_close(&handle_);
-    }
-  }
-  DetailDisassembler(const DetailDisassembler&) = delete;
-  DetailDisassembler& operator=(const DetailDisassembler&) = delete;
-
-  Result<void> Open(Arch arch) {
-    cs_err err = arch == Arch::kArm64 ? cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &handle_)
-                                      : cs_open(CS_ARCH_X86, CS_MODE_64, &handle_);
-    if (err != CS_ERR_OK) {
-      return MakeError("capstone cs_open failed: {}", cs_strerror(err));
-    }
-    open_ = true;
-    cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON);
-    insn_ = cs_malloc(handle_);
-    if (insn_ == nullptr) {
-      return MakeError("capstone cs_malloc failed");
-    }
-    return Ok();
-  }
-  csh handle() const { return handle_; }
-  cs_insn* insn() const { return insn_; }
-
- private:
-  bool open_ = false;
-  csh handle_ = 0;
-  cs_insn* insn_ = nullptr;
-};
+// A disassembler with operand details for `arch` (x86-64 or arm64).
+Result<void> OpenDetailed(Disassembler& dis, Arch arch) {
+  return arch == Arch::kArm64 ? dis.Open(CS_ARCH_ARM64, CS_MODE_ARM, /*detail=*/true)
+                              : dis.Open(CS_ARCH_X86, CS_MODE_64, /*detail=*/true);
+}
 
 // A value a register was just loaded with, to resolve fs:[reg].
 struct RegValue {
@@ -106,7 +77,7 @@ Result<void> AddWitness(const ElfFile& elf, int64_t found, uint64_t vaddr, GTlsS
 // (initial-exec). The three instructions are adjacent; any other instruction
 // in between forgets what was known.
 Result<GTlsSlot> FindGTlsSlotArm64(const ElfFile& elf, const GoPclntab& pclntab,
-                                   DetailDisassembler& dis) {
+                                   Disassembler& dis) {
   GTlsSlot slot;
   for (const GoFunc& f : pclntab.funcs()) {
     std::string_view name = f.name;
@@ -192,8 +163,8 @@ Result<GTlsSlot> FindGTlsSlot(const ElfFile& elf, const GoPclntab& pclntab) {
     return MakeError("{}: finding g's TLS slot is implemented for x86-64 and arm64 only (not {})",
                      elf.path(), ArchName(elf.arch()));
   }
-  DetailDisassembler dis;
-  CGT_TRY(dis.Open(elf.arch()));
+  Disassembler dis;
+  CGT_TRY(OpenDetailed(dis, elf.arch()));
   if (elf.arch() == Arch::kArm64) {
     return FindGTlsSlotArm64(elf, pclntab, dis);
   }
@@ -266,7 +237,7 @@ namespace {
 // frame record (saved x29, then the return address) sits 8 bytes below the
 // stack pointer, so the frame pointer is sp - 8.
 Result<int32_t> CgocallFramePointerOffsetArm64(uint64_t vaddr, std::span<const uint8_t> code,
-                                               DetailDisassembler& dis) {
+                                               Disassembler& dis) {
   int64_t sp = 0;
   std::optional<int64_t> bp;
   const uint8_t* p = code.data();
@@ -314,8 +285,8 @@ Result<int32_t> CgocallFramePointerOffset(Arch arch, uint64_t vaddr,
     return MakeError("runtime.cgocall's frame layout is decoded on x86-64 and arm64 only (not {})",
                      ArchName(arch));
   }
-  DetailDisassembler dis;
-  CGT_TRY(dis.Open(arch));
+  Disassembler dis;
+  CGT_TRY(OpenDetailed(dis, arch));
   if (arch == Arch::kArm64) {
     return CgocallFramePointerOffsetArm64(vaddr, code, dis);
   }
