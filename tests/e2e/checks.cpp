@@ -295,4 +295,26 @@ void ExpectCleanError(const RunResult& r, const std::string& what) {
   EXPECT_GT(lines[0].size(), std::string("cgotrace: ").size() + 5) << "error says nothing";
 }
 
+std::map<std::string, uint64_t> PprofFlatByName(const std::string& top) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream in(top);
+  std::string line;
+  bool rows = false;
+  while (std::getline(in, line)) {
+    if (line.find("flat%") != std::string::npos) {
+      rows = true;
+      continue;
+    }
+    if (!rows) {
+      continue;
+    }
+    std::istringstream cols(line);
+    std::string flat, flat_pct, sum_pct, cum, cum_pct, name;
+    if (cols >> flat >> flat_pct >> sum_pct >> cum >> cum_pct >> name) {
+      out[name] += std::stoull(flat);
+    }
+  }
+  return out;
+}
+
 }  // namespace cgotrace::e2e

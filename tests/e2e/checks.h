@@ -78,6 +78,10 @@ enum class Window {
 void ExpectMatchesCgocallsTruth(const Json& truth, const std::vector<Json>& events, Window window,
                                 const std::string& comm);
 
+// Flat values by function name of `go tool pprof -top` output, whose rows
+// are "flat flat% sum% cum cum% name [file:line]".
+std::map<std::string, uint64_t> PprofFlatByName(const std::string& top);
+
 // Expected comm of a program: its base name.
 std::string CommOf(const std::string& path);
 

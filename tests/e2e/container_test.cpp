@@ -34,11 +34,6 @@ namespace {
 constexpr auto kAttachTimeout = 30s;
 constexpr auto kRunTimeout = 60s;
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Quoted for sh -c.
 std::string Quote(const std::string& s) {
   std::string out = "'";

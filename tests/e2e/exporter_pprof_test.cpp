@@ -33,24 +33,6 @@ RunResult Curl(const TempDir& dir, const std::string& url, const std::string& ou
                     dir, 60s);
 }
 
-// Flat values per function of `go tool pprof -top`.
-std::map<std::string, uint64_t> Flat(const std::string& top) {
-  std::map<std::string, uint64_t> out;
-  std::istringstream in(top);
-  std::string line;
-  bool rows = false;
-  while (std::getline(in, line)) {
-    if (line.find("flat%") != std::string::npos) {
-      rows = true;
-      continue;
-    }
-    std::istringstream cols(line);
-    std::string flat, a, b, cum, c, name;
-    if (rows && cols >> flat >> a >> b >> cum >> c >> name) out[name] += std::stoull(flat);
-  }
-  return out;
-}
-
 TEST_F(ExporterPprofTest, ProfilesOverHttpMatchTheFixtureAndBadRequestsLeaveItServing) {
   const std::string truth_path = dir_.File("truth.json");
   Process app = Process::Start(
@@ -106,7 +88,7 @@ TEST_F(ExporterPprofTest, ProfilesOverHttpMatchTheFixtureAndBadRequestsLeaveItSe
     RunResult top = RunCommand(
         {CGOTRACE_GO, "tool", "pprof", "-sample_index=calls", "-top", "-nodefraction=0", pb}, dir_);
     ASSERT_TRUE(top.status.Ok()) << top.Describe();
-    const auto flat = Flat(top.out);
+    const auto flat = PprofFlatByName(top.out);
     for (const auto& [func, n] : want) {
       EXPECT_EQ(flat.count(func) ? flat.at(func) : 0, n) << func << "\n" << top.out;
     }

@@ -374,4 +374,9 @@ std::string BpfUnavailableReason() {
   return "";
 }
 
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 }  // namespace cgotrace::e2e

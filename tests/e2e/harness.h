@@ -126,6 +126,8 @@ std::string ReadFile(const std::string& path);
 bool FileExists(const std::string& path);
 // Splits on '\n', dropping a trailing empty line.
 std::vector<std::string> Lines(std::string_view text);
+// `a` followed by `b`: argument lists put together.
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b);
 
 // Parses a JSON document; on failure returns nullopt and describes why in
 // *error.

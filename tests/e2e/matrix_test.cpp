@@ -44,11 +44,6 @@ constexpr auto kAttachTimeout = 30s;
 // -race and a cold page cache make the first run of a big binary slow.
 constexpr auto kRunTimeout = 120s;
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // The scenario flags for a live run: every scenario of the program.
 std::vector<std::string> LiveArgs(const Entry& e) {
   if (e.Program() == "cxxcalls") return {};  // its defaults are small

@@ -17,27 +17,6 @@ namespace {
 
 constexpr auto kRunTimeout = 90s;
 
-// `go tool pprof -top` rows: "flat flat% sum% cum cum% name [file:line]".
-std::map<std::string, uint64_t> FlatByName(const std::string& top) {
-  std::map<std::string, uint64_t> out;
-  std::istringstream in(top);
-  std::string line;
-  bool rows = false;
-  while (std::getline(in, line)) {
-    if (line.find("flat%") != std::string::npos) {
-      rows = true;
-      continue;
-    }
-    if (!rows) continue;
-    std::istringstream cols(line);
-    std::string flat, flat_pct, sum_pct, cum, cum_pct, name;
-    if (cols >> flat >> flat_pct >> sum_pct >> cum >> cum_pct >> name) {
-      out[name] += std::stoull(flat);
-    }
-  }
-  return out;
-}
-
 class PprofReportTest : public BpfTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(PprofReportTest, GoToolPprofShowsExactCountsAndGoCallers) {
@@ -72,7 +51,7 @@ TEST_P(PprofReportTest, GoToolPprofShowsExactCountsAndGoCallers) {
                               "-nodecount=1000", "-nodefraction=0", pb},
                              dir_);
   ASSERT_TRUE(top.status.Ok()) << top.Describe();
-  const auto flat = FlatByName(top.out);
+  const auto flat = PprofFlatByName(top.out);
   for (const auto& [func, n] : want) {
     EXPECT_EQ(flat.count(func) ? flat.at(func) : 0, n) << func << "\n" << top.out;
   }

@@ -27,11 +27,6 @@ namespace {
 
 constexpr auto kRunTimeout = 90s;
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // The recording's events in the JSONL schema of `cgotrace trace`, read with
 // the library's reader, so the trace tests' truth checks apply as they are.
 std::vector<Json> RecordedEvents(const std::string& path) {

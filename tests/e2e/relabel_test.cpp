@@ -23,11 +23,6 @@ namespace {
 
 constexpr auto kRunTimeout = 60s;
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // The same-length version of a release that does not exist.
 std::string FakeVersion(const std::string& real) {
   std::string fake = "go1.29.0";

@@ -18,11 +18,6 @@ namespace {
 constexpr auto kAttachTimeout = 30s;
 constexpr auto kRunTimeout = 60s;
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Starts a fixture with -wait-signal and waits until it is ready, i.e. until
 // it blocks for SIGUSR1 having made no cgo call of its own yet.
 Process StartWaitingFixture(const std::string& bin, const std::vector<std::string>& args,

@@ -25,10 +25,6 @@
 namespace cgotrace {
 namespace {
 
-using testing::FixedHeader;
-using testing::MakeSynthetic;
-using testing::Synthetic;
-
 std::string Gunzip(const std::string& in) {
   z_stream z{};
   EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
@@ -48,28 +44,9 @@ std::string Gunzip(const std::string& in) {
   return out;
 }
 
-class FormatsTest : public ::testing::Test {
+class FormatsTest : public testing::SyntheticRecordingTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/cgotrace-formats-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/synthetic.cgotrace";
-    synthetic_ = MakeSynthetic(6, 250, 11);
-    auto w = RecordingWriter::Create(path_, FixedHeader(100));
-    ASSERT_TRUE(w.ok()) << w.error().message;
-    for (const CgoEvent& ev : synthetic_.events) {
-      ASSERT_TRUE((*w)->Add(ev).ok());
-    }
-    ASSERT_TRUE((*w)->Finish(RecordingTrailer{}).ok());
-    auto loaded = LoadRecording(path_);
-    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-    rec_ = std::move(*loaded);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
-
-  std::string dir_, path_;
-  Synthetic synthetic_;
-  LoadedRecording rec_;
+  FormatsTest() : SyntheticRecordingTest(11) {}
 };
 
 // ---------------------------------------------------------------------------

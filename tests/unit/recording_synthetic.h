@@ -1,16 +1,22 @@
 // Synthetic recordings with a known truth, for the recording and report unit
 // tests: goroutines of two processes making cgo calls from known Go call
 // chains, some with C->Go callbacks inside, delivered in completion order as
-// the tracer delivers them.
+// the tracer delivers them; and a test fixture holding one such recording
+// written to disk and loaded back.
 #pragma once
+
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "cgotrace/event.h"
 #include "cgotrace/recording.h"
@@ -151,5 +157,35 @@ inline RecordingHeader FixedHeader(uint32_t batch_events) {
   h.batch_events = batch_events;
   return h;
 }
+
+// Fixture: MakeSynthetic(6, 250, seed) written with FixedHeader(100) to a
+// temporary directory (dir_, removed afterwards) and loaded back (rec_).
+class SyntheticRecordingTest : public ::testing::Test {
+ protected:
+  explicit SyntheticRecordingTest(uint64_t seed) : seed_(seed) {}
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/cgotrace-recording-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/synthetic.cgotrace";
+    synthetic_ = MakeSynthetic(6, 250, seed_);
+    auto w = RecordingWriter::Create(path_, FixedHeader(100));
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    for (const CgoEvent& ev : synthetic_.events) {
+      ASSERT_TRUE((*w)->Add(ev).ok());
+    }
+    ASSERT_TRUE((*w)->Finish(RecordingTrailer{}).ok());
+    auto loaded = LoadRecording(path_);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    rec_ = std::move(*loaded);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  const uint64_t seed_;
+  std::string dir_, path_;
+  Synthetic synthetic_;
+  LoadedRecording rec_;
+};
 
 }  // namespace cgotrace::testing

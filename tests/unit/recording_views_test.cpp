@@ -22,27 +22,10 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::FixedHeader;
-using testing::MakeSynthetic;
-using testing::Synthetic;
 
-class ViewsTest : public ::testing::Test {
+class ViewsTest : public testing::SyntheticRecordingTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/cgotrace-views-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/synthetic.cgotrace";
-    synthetic_ = MakeSynthetic(6, 250, 7);
-    auto w = RecordingWriter::Create(path_, FixedHeader(100));
-    ASSERT_TRUE(w.ok()) << w.error().message;
-    for (const CgoEvent& ev : synthetic_.events) {
-      ASSERT_TRUE((*w)->Add(ev).ok());
-    }
-    ASSERT_TRUE((*w)->Finish(RecordingTrailer{}).ok());
-    auto loaded = LoadRecording(path_);
-    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-    rec_ = std::move(*loaded);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  ViewsTest() : SyntheticRecordingTest(7) {}
 
   TableReport Table(const std::string& sort, double limit) {
     auto keys = ParseReportSort(sort);
@@ -53,10 +36,6 @@ class ViewsTest : public ::testing::Test {
     }
     return table.Finish();
   }
-
-  std::string dir_, path_;
-  Synthetic synthetic_;
-  LoadedRecording rec_;
 };
 
 TEST_F(ViewsTest, TableCountsEveryGoroutineAndFunction) {
