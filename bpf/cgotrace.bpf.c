@@ -196,6 +196,19 @@ static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 
 	stat_inc(CGT_STAT_AGGREGATED);
 }
 
+/* An in-flight call or callback whose end will never run: a call leaves
+ * in_cgo and is counted by `cause` (enum cgt_stat), a callback as an
+ * unreturned callback. Never silent: these are shown like lost events. */
+static __always_inline void drop_inflight(__u32 kind, __u32 binary, __u32 cause)
+{
+	if (kind == CGT_EV_CALL) {
+		in_cgo_add(binary, -1);
+		stat_inc(cause);
+	} else {
+		stat_inc(CGT_STAT_CB_UNRETURNED);
+	}
+}
+
 static __always_inline void current_ids(__u32 *pid, __u32 *tid)
 {
 	__u64 id;
@@ -327,13 +340,17 @@ static __always_inline void on_start(cgt_regs *ctx, __u64 cookie, __u32 binary, 
 		else
 			stat_inc(CGT_STAT_STACK_FAIL);
 	}
+	val.binary = binary;
 	val.start_ns = bpf_ktime_get_ns();
-	/* BPF_NOEXIST: a re-entry at the same depth (a restarted function) must
-	 * not count one call twice in in_cgo. */
+	/* An entry already at this key (same goroutine, depth and kind) is a
+	 * call whose end never ran: a panic unwound through C and was recovered
+	 * above it, and the goroutine calls again from the same place. It is
+	 * replaced and counted; in_cgo counts the new call in its place. */
 	if (bpf_map_update_elem(&inflight, &key, &val, BPF_NOEXIST) == 0) {
 		if (kind == CGT_EV_CALL)
 			in_cgo_add(binary, 1);
 	} else {
+		stat_inc(kind == CGT_EV_CALL ? CGT_STAT_UNRETURNED_PANIC : CGT_STAT_CB_UNRETURNED);
 		bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
 	}
 }
@@ -418,6 +435,29 @@ static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid,
 	stat_inc(CGT_STAT_EVENTS);
 }
 
+/* Before a start on this thread, pops the frames whose end can no longer
+ * run. A frame below a new start stays live only while the thread runs the
+ * same goroutine deeper in its stack (C -> Go callback -> C: each nested
+ * start is deeper than the frames it nests in). A frame of another goroutine,
+ * or of this one at the new start's depth or deeper, was abandoned: a Go
+ * panic unwound through C and was recovered above the call. */
+static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g, __u64 goid,
+					      __u32 depth)
+{
+	struct cgt_task_frame *f;
+	__u32 i;
+
+	for (i = 0; i < CGT_TASK_FRAMES; i++) {
+		if (st->top == 0 || st->top > CGT_TASK_FRAMES)
+			return;
+		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
+		if (f->g == g && f->goid == goid && f->depth < depth)
+			return;
+		drop_inflight(f->kind, f->binary, CGT_STAT_UNRETURNED_PANIC);
+		st->top--;
+	}
+}
+
 /* Start of an event whose end runs on the same thread: push a frame. */
 static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 binary, __u32 kind,
 					  const struct cgt_binary_config *cfg,
@@ -437,9 +477,12 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
-	if (st->top >= CGT_TASK_FRAMES)
-		stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
+	drop_stale_frames(st, CGT_REG_G(ctx), goid, depth);
 	f = &st->frames[st->top & (CGT_TASK_FRAMES - 1)];
+	if (st->top >= CGT_TASK_FRAMES) {
+		stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
+		drop_inflight(f->kind, f->binary, CGT_STAT_UNRETURNED_EVICTED);
+	}
 	bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
 	f->load_bias = bias;
 	f->fn = read_value(ctx, site->fn_from, site->fn_sp_off) - bias;
@@ -450,6 +493,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 	f->goid = goid;
 	f->depth = depth;
 	f->kind = kind;
+	f->binary = binary;
 	f->stack_id = CGT_NO_STACK;
 	if (capture_stacks && kind == CGT_EV_CALL) {
 		long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
@@ -465,14 +509,33 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 		in_cgo_add(binary, 1);
 }
 
+/* Pops and counts the frames above position `keep` (frames pushed and not
+ * popped that stay): their end will never run. */
+static __always_inline void drop_frames_above(struct cgt_task_state *st, __u32 keep, __u32 cause)
+{
+	struct cgt_task_frame *f;
+	__u32 i;
+
+	for (i = 0; i < CGT_TASK_FRAMES; i++) {
+		if (st->top <= keep)
+			return;
+		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
+		drop_inflight(f->kind, f->binary, cause);
+		st->top--;
+	}
+}
+
 /* End of an event started on this thread: pop its frame. Frames above it
- * whose end never ran (a panic unwinding a callback through C) are dropped. */
+ * whose end never ran (a panic unwinding a callback through C) are dropped
+ * and counted; with no frame of this goroutine, the others are left for
+ * their own ends. */
 static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind)
 {
 	struct cgt_task_state *st;
 	struct cgt_task_frame *f;
 	__u64 g = CGT_REG_G(ctx);
 	__u32 top, pid, tid, i;
+	int found = 0;
 
 	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
 	if (!st) {
@@ -484,25 +547,28 @@ static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, 
 		if (top == 0)
 			break;
 		f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
-		top--;
-		if (f->g != g || f->kind != kind) {
-			stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
-			continue;
+		if (f->g == g && f->kind == kind) {
+			found = 1;
+			break;
 		}
-		st->top = top;
-		if (kind == CGT_EV_CALL)
-			in_cgo_add(binary, -1);
-		if (outputs & CGT_OUT_AGGREGATE)
-			aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
-		if (!(outputs & CGT_OUT_EVENTS))
-			return;
-		current_ids(&pid, &tid);
-		emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias,
-		     f->goid, f->depth, f->stack_id);
+		top--;
+	}
+	if (!found) {
+		stat_inc(CGT_STAT_NO_ENTRY);
 		return;
 	}
-	/* No frame of this goroutine: leave the others for their own ends. */
-	stat_inc(CGT_STAT_NO_ENTRY);
+	drop_frames_above(st, top, CGT_STAT_UNRETURNED_PANIC);
+	f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
+	st->top = top - 1;
+	if (kind == CGT_EV_CALL)
+		in_cgo_add(binary, -1);
+	if (outputs & CGT_OUT_AGGREGATE)
+		aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
+	if (!(outputs & CGT_OUT_EVENTS))
+		return;
+	current_ids(&pid, &tid);
+	emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias, f->goid,
+	     f->depth, f->stack_id);
 }
 
 SEC("uprobe")
@@ -552,6 +618,46 @@ int cgt_site(cgt_regs *ctx)
 	default:
 		break;
 	}
+	return 0;
+}
+
+/* Calls in flight in the `inflight` hash of process `pid`, for the sweep at
+ * its exit. */
+struct sweep_ctx {
+	__u32 pid;
+};
+
+static long sweep_process(void *map, struct cgt_inflight_key *key, struct cgt_inflight *val,
+			  struct sweep_ctx *c)
+{
+	if (key->pid == c->pid) {
+		drop_inflight(key->site_kind, val->binary, CGT_STAT_UNRETURNED_EXIT);
+		bpf_map_delete_elem(map, key);
+	}
+	return 0;
+}
+
+/* A thread exits: what it had in flight never returns (SIGKILL, exit with
+ * goroutines in C, the other threads of an exec). Its per-thread frames are
+ * dropped here, before the kernel frees its task storage; the per-goroutine
+ * entries of the whole process when its main thread exits (Go never ends
+ * its main thread before the process). Runs at every thread exit on the
+ * host: one task-storage lookup when the thread never ran a traced site. */
+SEC("tp_btf/sched_process_exit")
+int cgt_thread_exit(__u64 *ctx)
+{
+	struct cgt_task_state *st;
+	struct sweep_ctx c = {};
+	__u32 tid;
+
+	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (st) {
+		drop_frames_above(st, 0, CGT_STAT_UNRETURNED_EXIT);
+		st->top = 0;
+	}
+	current_ids(&c.pid, &tid);
+	if (c.pid == tid)
+		bpf_for_each_map_elem(&inflight, sweep_process, &c, 0);
 	return 0;
 }
 

@@ -147,8 +147,8 @@ struct cgt_task_frame {
 	cgt_u64 goid;
 	cgt_u32 depth;
 	cgt_u32 stack_id;
-	cgt_u32 kind; /* enum cgt_event_kind */
-	cgt_u32 pad;
+	cgt_u32 kind;	/* enum cgt_event_kind */
+	cgt_u32 binary; /* binary index: whose in_cgo a dropped frame leaves */
 };
 
 struct cgt_task_state {
@@ -227,7 +227,7 @@ struct cgt_inflight {
 	cgt_u64 caller_pc;
 	cgt_u64 load_bias;
 	cgt_u32 stack_id;
-	cgt_u32 pad;
+	cgt_u32 binary; /* binary index: whose in_cgo a swept entry leaves */
 };
 
 /*
@@ -369,10 +369,18 @@ enum cgt_stat {
 	CGT_STAT_READ_FAIL = 3,		/* reading g from user memory failed */
 	CGT_STAT_ENTRIES = 4,		/* start site hits */
 	CGT_STAT_STACK_FAIL = 5,	/* call stack not captured (map full, hash collision) */
-	CGT_STAT_INFLIGHT_OVERFLOW = 6, /* in-flight frame overwritten or skipped as stale */
+	CGT_STAT_INFLIGHT_OVERFLOW = 6, /* in-flight frame overwritten: nested too deep */
 	CGT_STAT_AGGREGATED = 7,	/* calls and callbacks added to `aggregates` */
 	CGT_STAT_AGG_FULL = 8,		/* `aggregates` full: a call of a new key not counted */
-	CGT_STAT_MAX = 9,
+	/* Calls whose end will never run, by cause (each leaves in_cgo when
+	 * found): their thread exited in C (SIGKILL, exit with calls in C); a
+	 * Go panic unwound through C and was recovered above them; their frame
+	 * was overwritten (CGT_STAT_INFLIGHT_OVERFLOW). Callbacks: any cause. */
+	CGT_STAT_UNRETURNED_EXIT = 9,
+	CGT_STAT_UNRETURNED_PANIC = 10,
+	CGT_STAT_UNRETURNED_EVICTED = 11,
+	CGT_STAT_CB_UNRETURNED = 12,
+	CGT_STAT_MAX = 13,
 };
 /* NOLINTEND(modernize-use-using,modernize-macro-to-enum) */
 

@@ -14,14 +14,13 @@
 // A user of the list that needs only some columns takes the rest as `...`.
 #pragma once
 
-// unreturned: entries that never saw their return (a process exit or a panic
-// unwinding through C cut the call off, an LRU eviction, or the call was
-// still running at detach). Derived by the tracer from the BPF counters
-// (entries - events - lost - read_fail) until BPF counts the causes itself;
-// while a run lasts it includes the calls in progress, hence a gauge.
+// unreturned: cgo calls that never saw their return: a process exit or a
+// panic unwinding through C cut the call off, deeper nesting overwrote its
+// in-flight frame, or it is still in C; counted by cause in BPF
+// (TracerStats has the causes). While a run lasts it includes the calls in
+// progress, hence a gauge.
 // inflight_overflow: per-thread in-flight frames overwritten (nesting deeper
-// than CGT_TASK_FRAMES) or dropped because their end never ran (a panic
-// unwinding through C); CGT_STAT_INFLIGHT_OVERFLOW.
+// than CGT_TASK_FRAMES); CGT_STAT_INFLIGHT_OVERFLOW.
 #define CGOTRACE_RUN_COUNTERS(X)                                                                 \
   X(lost, "lost", "cgotrace_events_lost_total", Counter,                                         \
     "Events dropped because the BPF ring buffer was full")                                       \

@@ -70,6 +70,17 @@ struct TracerStats {
   CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
   // agg_full (cgotrace/counters.h)
   CGOTRACE_LIVE_COUNTERS(CGOTRACE_COUNTER_FIELD)
+  // `unreturned` by cause: calls whose thread exited while in C (SIGKILL,
+  // exit with goroutines in C), calls abandoned by a Go panic unwinding
+  // through C (found at the next start or end on their thread), calls whose
+  // frame was overwritten by deeper nesting; calls still in C when read.
+  // Each was removed from threads_in_cgo when found.
+  uint64_t unreturned_exit = 0;
+  uint64_t unreturned_panic = 0;
+  uint64_t unreturned_evicted = 0;
+  uint64_t unreturned_in_c = 0;
+  // Callbacks whose end will never run, for any of those causes.
+  uint64_t callbacks_unreturned = 0;
 };
 
 // One traced executable, for the exporter's per-binary gauges and the

@@ -267,7 +267,7 @@ TEST(FormatStatTextTest, ExactTable) {
       "goCallback               1     1.50ms     1.50ms     1.50ms     1.50ms     1.50ms     "
       "1.50ms\n"
       "\n"
-      "events: 1202  lost: 0\n";
+      "events: 1202  lost: 0  unreturned: 0\n";
   EXPECT_EQ(FormatStatText(SampleSnapshot(), false), expected);
 }
 
@@ -278,7 +278,7 @@ TEST(FormatStatTextTest, HistogramsAndGroupTitles) {
   EXPECT_THAT(text, HasSubstr("\nfree:\n     usecs               : count     distribution\n"
                               "         0 -> 1          : 1        |"));
   EXPECT_THAT(text, HasSubstr("\ngoCallback (callback):\n"));
-  EXPECT_THAT(text, testing::EndsWith("\nevents: 1202  lost: 0\n"));
+  EXPECT_THAT(text, testing::EndsWith("\nevents: 1202  lost: 0  unreturned: 0\n"));
 
   StatAggregator agg(GroupBy::kGoid);
   agg.Add(Event("x", 1, 42));
@@ -352,7 +352,7 @@ TEST(FormatStatJsonTest, EmptySnapshotStillReportsLost) {
   agg.SetLost(0);
   EXPECT_EQ(
       FormatStatJson(agg.Snapshot(0)),
-      R"({"by":"tid","interval_ns":0,"events":0,"lost":0,"max_rows":1000,"calls":[],"callbacks":[]})");
+      R"({"by":"tid","interval_ns":0,"events":0,"lost":0,"unreturned":0,"max_rows":1000,"calls":[],"callbacks":[]})");
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ int RunStat(const StatFlags& flags) {
   auto print = [&](uint64_t now) {
     TracerStats st = (*session)->Stats();
     agg.SetLost(st.lost + st.agg_full);
+    agg.SetUnreturned(st.unreturned);
     if (in_kernel) {
       for (const AggregateRow& row : (*session)->Aggregates()) {
         agg.AddAggregate(row);

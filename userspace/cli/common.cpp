@@ -133,6 +133,15 @@ void ReportTotals(const Session& session, uint64_t delivered) {
   CGOTRACE_RUN_COUNTERS(CGOTRACE_SHOW)
   CGOTRACE_LIVE_COUNTERS(CGOTRACE_SHOW)
 #undef CGOTRACE_SHOW
+  if (st.unreturned != 0) {
+    rest += fmt::format(
+        " [{} cut off by a process exit, {} by a panic through C, {} evicted, {} still in C]",
+        st.unreturned_exit, st.unreturned_panic, st.unreturned_evicted, st.unreturned_in_c);
+  }
+  if (st.callbacks_unreturned != 0) {
+    rest += fmt::format("{}{} callbacks without a return", rest.empty() ? "" : ", ",
+                        st.callbacks_unreturned);
+  }
   // Calls counted in the kernel (stat) are events that never needed a record.
   fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered + st.aggregated, st.lost,
              rest.empty() ? "" : " (" + rest + ")");

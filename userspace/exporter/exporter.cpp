@@ -137,6 +137,10 @@ struct Exporter::Impl {
 #define CGOTRACE_COPY(name, ...) out.name = st.name;
         CGOTRACE_RUN_COUNTERS(CGOTRACE_COPY)
 #undef CGOTRACE_COPY
+        out.unreturned_exit = st.unreturned_exit;
+        out.unreturned_panic = st.unreturned_panic;
+        out.unreturned_evicted = st.unreturned_evicted;
+        out.callbacks_unreturned = st.callbacks_unreturned;
         out.bpf_run_time_ns = prog.run_time_ns;
         out.bpf_run_count = prog.run_count;
         out.binaries = tracer.Binaries();

@@ -87,6 +87,11 @@ struct ExporterSelfStats {
   uint64_t probes_attached = 0;
   // The tracer's run counters (cgotrace/counters.h), each one metric.
   CGOTRACE_RUN_COUNTERS(CGOTRACE_COUNTER_FIELD)
+  // Calls that will never return, by cause (TracerStats), and callbacks.
+  uint64_t unreturned_exit = 0;
+  uint64_t unreturned_panic = 0;
+  uint64_t unreturned_evicted = 0;
+  uint64_t callbacks_unreturned = 0;
   uint64_t bpf_run_time_ns = 0;
   uint64_t bpf_run_count = 0;
   std::vector<BinaryStatus> binaries;  // for threads_in_cgo

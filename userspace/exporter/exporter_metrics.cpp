@@ -190,6 +190,23 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
   scalar(metric, help, MetricType::type, static_cast<double>(self.name));
   CGOTRACE_RUN_COUNTERS(CGOTRACE_METRIC)
 #undef CGOTRACE_METRIC
+  // Like lost events, calls cut off before their return are counted, never
+  // silent: they are missing from the duration histograms.
+  MetricFamily unreturned =
+      Family("cgotrace_calls_unreturned_total",
+             "cgo calls that never returned: their thread exited in C (exit), a Go panic unwound "
+             "through C (panic), their in-flight frame was overwritten (evicted)",
+             MetricType::Counter);
+  for (auto [cause, n] :
+       {std::pair{"exit", self.unreturned_exit}, std::pair{"panic", self.unreturned_panic},
+        std::pair{"evicted", self.unreturned_evicted}}) {
+    unreturned.metric.push_back(
+        Scalar(static_cast<double>(n), MetricType::Counter, {{"cause", cause}}));
+  }
+  out.push_back(std::move(unreturned));
+  scalar("cgotrace_callbacks_unreturned_total",
+         "C-to-Go callbacks that never returned (process exit, panic, eviction)",
+         MetricType::Counter, static_cast<double>(self.callbacks_unreturned));
   scalar("cgotrace_bpf_program_run_seconds_total",
          "CPU time spent in cgotrace's BPF programs (needs sysctl kernel.bpf_stats_enabled=1)",
          MetricType::Counter, static_cast<double>(self.bpf_run_time_ns) / 1e9);

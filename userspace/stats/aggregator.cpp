@@ -223,6 +223,7 @@ StatSnapshot StatAggregator::Snapshot(uint64_t interval_ns) const {
   snap.max_rows = max_rows_;
   snap.events = events_;
   snap.lost = lost_;
+  snap.unreturned = unreturned_;
   snap.interval_ns = interval_ns;
   return snap;
 }
@@ -262,14 +263,17 @@ std::string FormatStatText(const StatSnapshot& snap, bool histograms) {
   }
   // lost is printed even when 0 so a clean run is distinguishable from one
   // whose drop counter was never read.
-  out += fmt::format("\nevents: {}  lost: {}\n", snap.events, snap.lost);
+  out += fmt::format("\nevents: {}  lost: {}  unreturned: {}\n", snap.events, snap.lost,
+                     snap.unreturned);
   return out;
 }
 
 std::string FormatStatJson(const StatSnapshot& snap) {
   std::string out =
-      fmt::format(R"({{"by":"{}","interval_ns":{},"events":{},"lost":{},"max_rows":{},)",
-                  GroupByName(snap.by), snap.interval_ns, snap.events, snap.lost, snap.max_rows);
+      fmt::format(R"({{"by":"{}","interval_ns":{},"events":{},"lost":{},"unreturned":{},)"
+                  R"("max_rows":{},)",
+                  GroupByName(snap.by), snap.interval_ns, snap.events, snap.lost, snap.unreturned,
+                  snap.max_rows);
   out += R"("calls":)";
   AppendJsonRows(out, snap.calls);
   out += R"(,"callbacks":)";

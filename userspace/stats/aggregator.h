@@ -52,6 +52,9 @@ struct StatSnapshot {
   size_t max_rows = 0;             // the aggregator's row cap
   uint64_t events = 0;
   uint64_t lost = 0;  // kernel-side drops (ring buffer full, aggregation map full)
+  // Calls that never saw their return (process exit, panic through C,
+  // eviction, still in C): missing from the rows like lost events.
+  uint64_t unreturned = 0;
   uint64_t interval_ns = 0;
 };
 
@@ -68,6 +71,7 @@ class StatAggregator {
   // carry; rows of one name (several binaries) add up.
   void AddAggregate(const AggregateRow& row);
   void SetLost(uint64_t lost) { lost_ = lost; }
+  void SetUnreturned(uint64_t unreturned) { unreturned_ = unreturned; }
   StatSnapshot Snapshot(uint64_t interval_ns) const;
   void Reset();  // clears rows (for --interval), keeps lost total
 
@@ -83,11 +87,12 @@ class StatAggregator {
   Table callbacks_;
   uint64_t events_ = 0;
   uint64_t lost_ = 0;
+  uint64_t unreturned_ = 0;
 };
 
 // Text table: per row count, total, mean, p50/p90/p99/max in human units,
 // then (when `histograms`) an ASCII histogram per row; a final line with
-// events and lost counts.
+// events, lost and unreturned counts.
 std::string FormatStatText(const StatSnapshot& snap, bool histograms);
 // One JSON object with the same numbers (ns integers) plus the histogram
 // buckets as [lower_ns, upper_ns, count] triples (non-empty ones).

@@ -32,6 +32,7 @@ const char* BpfPermissionHint() {
 }
 
 BpfObject::~BpfObject() {
+  bpf_link__destroy(exit_link_);
   ring_buffer__free(rb_);
   cgotrace_bpf__destroy(skel_);
 }
@@ -70,6 +71,15 @@ Result<std::unique_ptr<BpfObject>> BpfObject::Load(const TracerOptions& options)
     }
     return MakeError("loading BPF programs failed: {} (rerun with --verbose for the verifier log)",
                      strerror(-err));
+  }
+  // Without it, calls cut off by a process exit would stay in in_cgo
+  // forever (tp_btf: Linux 5.5+, task storage from tracing programs 5.11+).
+  if (!options.empty_probes) {
+    obj->exit_link_ = bpf_program__attach(skel->progs.cgt_thread_exit);
+    if (obj->exit_link_ == nullptr) {
+      return MakeError("cannot attach the thread-exit program (tp_btf/sched_process_exit): {}",
+                       strerror(errno));
+    }
   }
   obj->rb_ =
       ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfObject::OnRecord, obj.get(), nullptr);

@@ -1,9 +1,10 @@
 // BpfObject: the loaded cgotrace BPF object (bpf/cgotrace.bpf.c): its
 // skeleton, maps and ring buffer, owned by one RAII object.
 //
-// Load() runs open -> configure (rodata, map sizes) -> load and sets up the
-// ring-buffer consumer; destruction frees everything. Attaching is not done
-// here (site_attach.h): links must be destroyed before this object, which
+// Load() runs open -> configure (rodata, map sizes) -> load, attaches the
+// thread-exit program (not the probe sites) and sets up the ring-buffer
+// consumer; destruction frees everything. Probe sites are attached elsewhere
+// (site_attach.h): links must be destroyed before this object, which
 // their owner (Tracer) guarantees. Map accessors translate libbpf failures
 // into Errors or, for monitoring reads, into zero values.
 //
@@ -22,6 +23,7 @@
 #include "cgotrace/tracer.h"
 #include "cgotrace_abi.h"
 
+struct bpf_link;
 struct bpf_program;
 struct cgotrace_bpf;
 struct ring_buffer;
@@ -83,6 +85,9 @@ class BpfObject {
 
   cgotrace_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  // cgt_thread_exit at sched_process_exit: drops what an exiting thread
+  // had in flight (in_cgo, unreturned counters). Destroyed before skel_.
+  bpf_link* exit_link_ = nullptr;
   const RecordFn* record_fn_ = nullptr;
   int records_ = 0;
   bool empty_probes_ = false;

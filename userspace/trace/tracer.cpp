@@ -313,12 +313,20 @@ TracerStats Tracer::Stats() const {
   out.inflight_overflow = o.Counter(CGT_STAT_INFLIGHT_OVERFLOW);
   out.aggregated = o.Counter(CGT_STAT_AGGREGATED);
   out.agg_full = o.Counter(CGT_STAT_AGG_FULL);
-  // Every entry ends as an event or a ring-buffer drop (or, aggregating
-  // only, a count or a full map), or an unreadable g (read_fail counts
-  // returns too, so this errs low); the rest never saw their return.
-  const uint64_t ended =
-      (impl_->events ? out.events + out.lost : out.aggregated + out.agg_full) + out.read_fail;
-  out.unreturned = out.entries > ended ? out.entries - ended : 0;
+  out.unreturned_exit = o.Counter(CGT_STAT_UNRETURNED_EXIT);
+  out.unreturned_panic = o.Counter(CGT_STAT_UNRETURNED_PANIC);
+  out.unreturned_evicted = o.Counter(CGT_STAT_UNRETURNED_EVICTED);
+  out.callbacks_unreturned = o.Counter(CGT_STAT_CB_UNRETURNED);
+  for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    if (impl_->binaries[i].in_use()) {
+      const int64_t n = o.InCgo(i);
+      out.unreturned_in_c += n > 0 ? static_cast<uint64_t>(n) : 0;
+    }
+  }
+  // Counted by cause in BPF; calls cut off by an LRU eviction of the
+  // per-goroutine hash (entry / RET sites only) are the one cause not seen.
+  out.unreturned =
+      out.unreturned_exit + out.unreturned_panic + out.unreturned_evicted + out.unreturned_in_c;
   return out;
 }
 
