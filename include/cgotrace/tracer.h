@@ -26,6 +26,8 @@
 
 namespace cgotrace {
 
+struct FileId;
+
 struct TracerOptions {
   uint32_t ringbuf_bytes = 16u << 20;  // power of two
   uint64_t wakeup_bytes = 64u << 10;   // batch ring-buffer wakeups
@@ -120,6 +122,8 @@ class TargetAttacher {
   virtual Result<AttachReport> AddBinary(const std::string& path, pid_t pid) = 0;
   // Detaches every probe attached for `pid`. No-op for unknown PIDs.
   virtual void RemoveProcess(pid_t pid) = 0;
+  // Detaches the whole-binary attachment of file `id`; the probes removed.
+  virtual size_t RemoveFile(const FileId& id) = 0;
 };
 
 class Tracer final : public TargetAttacher {
@@ -142,6 +146,11 @@ class Tracer final : public TargetAttacher {
   // Detaches every probe attached for `pid` (a process that exited, or one
   // the caller stops tracing). No-op for unknown PIDs.
   void RemoveProcess(pid_t pid) override;
+  // Detaches the whole-binary attachment (pid -1) of the file `id` (e.g.
+  // one a redeploy replaced, once no process runs it any more) and frees
+  // what was kept for it. Returns the number of probes removed (0 if the
+  // file had no such attachment).
+  size_t RemoveFile(const FileId& id) override;
   // PIDs with probes of their own (not whole-binary attachments).
   std::vector<pid_t> AttachedPids() const;
   std::vector<BinaryStatus> Binaries() const;

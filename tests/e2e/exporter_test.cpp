@@ -270,6 +270,66 @@ TEST_F(ExporterTest, BinaryPathIsFollowedAcrossARedeployByRename) {
   EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
 }
 
+// Issue 12, redeploys: the old file's probes stayed attached forever after a
+// redeploy, with its analysis and mapping. Once no process runs the old
+// file, its probes are detached: one set of probes is left, the new file's.
+TEST_F(ExporterTest, ReplacedFileIsDetachedOnceItsLastProcessIsGone) {
+  const std::string app = PrivateCopy(dir_, "cgocalls", "redeployed-app");
+  RunningExporter ex = StartExporter(dir_, "exporter", {"--binary", app, "--rescan", "200ms"});
+  ASSERT_GT(ex.port, 0);
+  ASSERT_TRUE(ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for processes of " + app, 5s))
+      << ex.proc.Describe();
+  const double one_set = SampleOr(Scrape(dir_, ex), "cgotrace_probes_attached", -1);
+  ASSERT_GT(one_set, 0);
+
+  Process old_process =
+      Process::Start({app, "-wait-signal", "-scenarios=fast", "-goroutines=1", "-calls=10"},
+                     dir_.File("old.out"), dir_.File("old.err"));
+  ASSERT_TRUE(old_process.WaitForLine(Stream::kStdout, "READY", 10s)) << old_process.Describe();
+  const std::string next = dir_.File("redeployed-app.next");
+  std::filesystem::copy_file(Fixture("cgocalls"), next);
+  ASSERT_EQ(rename(next.c_str(), app.c_str()), 0);
+  ASSERT_TRUE(ex.proc.WaitForLine(Stream::kStderr, "cgotrace: " + app + " was replaced", 10s))
+      << ex.proc.Describe();
+  // Both files attached while the old process may still call C.
+  EXPECT_EQ(SampleOr(Scrape(dir_, ex), "cgotrace_probes_attached", -1), 2 * one_set);
+
+  old_process.Signal(SIGUSR1);
+  ASSERT_TRUE(old_process.WaitOrKill(30s).Ok()) << old_process.Describe();
+  EXPECT_TRUE(
+      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: no process runs the replaced " + app, 10s))
+      << ex.proc.Describe();
+  std::map<std::string, double> after;
+  WaitUntil(
+      [&] {
+        after = Scrape(dir_, ex);
+        return SampleOr(after, "cgotrace_probes_attached", -1) == one_set;
+      },
+      5s);
+  EXPECT_EQ(SampleOr(after, "cgotrace_probes_attached", -1), one_set)
+      << "the old file's probes must go with its last process; " << ex.proc.Describe();
+
+  // The new file is still traced.
+  const std::string truth_path = dir_.File("new.truth.json");
+  Process p =
+      Process::Start({app, "-scenarios=fast", "-goroutines=1", "-calls=40", "-truth", truth_path},
+                     dir_.File("new.out"), dir_.File("new.err"));
+  ASSERT_TRUE(p.WaitOrKill(60s).Ok()) << p.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+  const double expected = static_cast<double>(TruthCalls(*truth, "fast_add")) + 10;
+  WaitUntil(
+      [&] {
+        after = Scrape(dir_, ex);
+        return SampleOr(after, FastCountKey("redeployed-app"), -1) == expected;
+      },
+      10s);
+  EXPECT_EQ(SampleOr(after, FastCountKey("redeployed-app"), -1), expected);
+  ex.proc.Signal(SIGTERM);
+  EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
+}
+
 // Issue 12, item 2: binary slots were never freed, so the exporter went
 // blind after CGT_MAX_BINARIES distinct executables in its lifetime, however
 // few ran at once. Now the limit counts binaries traced at the same time:

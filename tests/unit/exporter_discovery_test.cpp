@@ -63,6 +63,10 @@ class FakeAttacher : public TargetAttacher {
     calls.push_back(fmt::format("remove {}", pid));
     attached.erase(pid);
   }
+  size_t RemoveFile(const FileId& id) override {
+    calls.push_back(fmt::format("remove file {}", id.ino));
+    return 4;
+  }
 
   // Calls since the last TakeCalls().
   std::vector<std::string> TakeCalls() { return std::exchange(calls, {}); }

@@ -187,6 +187,7 @@ class ProcessDiscovery : public TargetSource {
 
   void DetachExited(TargetAttacher& tracer);
   void FollowRedeploys(TargetAttacher& tracer);
+  void DetachReplacedFiles(TargetAttacher& tracer, const std::map<pid_t, FileId>& exes);
   void AttachNewGoProcesses(TargetAttacher& tracer, const std::map<pid_t, FileId>& exes);
   void CountBinaryProcesses(const std::map<pid_t, FileId>& exes);
   bool OfBinaryTarget(const FileId& id) const;

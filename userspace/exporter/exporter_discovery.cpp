@@ -73,6 +73,7 @@ void ProcessDiscovery::Rescan(TargetAttacher& tracer) {
   if (targets_.all_go) {
     AttachNewGoProcesses(tracer, exes);
   }
+  DetachReplacedFiles(tracer, exes);
   CountBinaryProcesses(exes);
 
   std::set<pid_t> traced;
@@ -125,6 +126,30 @@ void ProcessDiscovery::FollowRedeploys(TargetAttacher& tracer) {
     b.ids.push_back(*id);
     fmt::print(stderr, "cgotrace: {} was replaced (new inode {}); attached {} probes to it\n",
                b.path, id->ino, report->probes);
+  }
+}
+
+void ProcessDiscovery::DetachReplacedFiles(TargetAttacher& tracer,
+                                           const std::map<pid_t, FileId>& exes) {
+  for (BinaryTarget& b : binaries_) {
+    // Every file but the current one was replaced by a redeploy: once no
+    // process runs it, nothing can start it again under the path, and its
+    // probes, analysis and mapping would otherwise be kept forever.
+    for (auto it = b.ids.begin(); it + 1 < b.ids.end();) {
+      const FileId old = *it;
+      const bool running = std::any_of(exes.begin(), exes.end(),
+                                       [&](const auto& pid_id) { return pid_id.second == old; });
+      if (running) {
+        ++it;
+        continue;
+      }
+      const size_t probes = tracer.RemoveFile(old);
+      fmt::print(stderr,
+                 "cgotrace: no process runs the replaced {} (inode {}) any more; detached its {} "
+                 "probes\n",
+                 b.path, old.ino, probes);
+      it = b.ids.erase(it);
+    }
   }
 }
 

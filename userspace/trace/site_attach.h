@@ -65,6 +65,8 @@ class Attachments {
 
   // Detaches everything attached for `pid`. No-op for unknown PIDs.
   void RemovePid(pid_t pid);
+  // Detaches (binary, pid); no-op if not attached.
+  void Remove(uint32_t binary, pid_t pid) { links_.erase({binary, pid}); }
   // PIDs with probes of their own (not whole-binary attachments).
   std::vector<pid_t> Pids() const;
   size_t CountFor(uint32_t binary) const;

@@ -232,6 +232,22 @@ void Tracer::RemoveProcess(pid_t pid) {
   impl_->release_after_drain = true;
 }
 
+size_t Tracer::RemoveFile(const FileId& id) {
+  size_t removed = 0;
+  for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    Impl::Binary& b = impl_->binaries[i];
+    if (!b.in_use() || !b.all_processes || b.id != id) {
+      continue;
+    }
+    const size_t before = impl_->links.CountFor(i);
+    impl_->links.Remove(i, -1);
+    removed += before - impl_->links.CountFor(i);
+    b.all_processes = false;
+    impl_->release_after_drain = true;
+  }
+  return removed;
+}
+
 std::vector<pid_t> Tracer::AttachedPids() const { return impl_->links.Pids(); }
 
 std::vector<BinaryStatus> Tracer::Binaries() const {
