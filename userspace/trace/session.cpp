@@ -104,6 +104,11 @@ Result<void> Session::Launch(const std::vector<std::string>& command) {
   }
   child_ = *pid;
   described_.push_back(fmt::format("PID {} ({})", child_, command[0]));
+  // Watched as running the file it is about to execute: a later execve of
+  // another program is followed like a -p target's (TargetsGone).
+  if (auto id = FileIdOf(held->path()); id) {
+    watch_->Add(child_, *id);
+  }
   return Ok();
 }
 

@@ -12,6 +12,15 @@ bool TargetWatch::Add(pid_t pid) {
   return true;
 }
 
+bool TargetWatch::Add(pid_t pid, const FileId& exe) {
+  auto key = fs_.Key(pid);
+  if (!key) {
+    return false;
+  }
+  targets_.push_back({*key, exe});
+  return true;
+}
+
 void TargetWatch::Remove(pid_t pid) {
   std::erase_if(targets_, [pid](const Target& t) { return t.key.pid == pid; });
 }

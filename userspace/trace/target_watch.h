@@ -27,6 +27,9 @@ class TargetWatch {
 
   // Starts watching `pid` as it is now. False if it is not running.
   bool Add(pid_t pid);
+  // Starts watching `pid` as running `exe` (a launched child that has not
+  // yet executed it). False if it is not running.
+  bool Add(pid_t pid, const FileId& exe);
 
   struct Change {
     enum class Kind { kExited, kExeced };
