@@ -451,7 +451,11 @@ static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g
 		if (st->top == 0 || st->top > CGT_TASK_FRAMES)
 			return;
 		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
-		if (f->g == g && f->goid == goid && f->depth < depth)
+		/* Without events the start reads neither goid nor depth: then
+		 * only another goroutine's frames are known to be abandoned,
+		 * this goroutine's go when its thread exits. */
+		if (f->g == g &&
+		    (!(outputs & CGT_OUT_EVENTS) || (f->goid == goid && f->depth < depth)))
 			return;
 		drop_inflight(f->kind, f->binary, CGT_STAT_UNRETURNED_PANIC);
 		st->top--;
