@@ -7,6 +7,9 @@
 #                    RETs (the first version's sites)
 #   planned floor  - do-nothing BPF programs at the planned sites (inspect)
 #   trace / stat / record / exporter - cgotrace itself
+#   ... --breakdown - the same with the latency breakdown (its own floor:
+#                    empty programs at the --breakdown sites), printed in the
+#                    column beside the default
 # "added" is ns/call minus untraced; "of naive" is added / naive floor's added.
 # Usage: bench/run.sh [build-dir] [calls]   (root; run alone, not in parallel)
 # GO_VERSIONS="local go1.20.14" overrides which toolchains are measured.
@@ -27,7 +30,8 @@ measure() {
 # The exporter traces every process of the binary; the loop runs under it.
 exporter_run() {
   local loop=$1 port=$((20000 + RANDOM % 20000)) pid
-  "$cgotrace" exporter --binary "$loop" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  shift
+  "$cgotrace" exporter "$@" --binary "$loop" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && break
@@ -40,7 +44,8 @@ exporter_run() {
 
 printf 'calls per run: %s, median of %s runs, kernel %s, %s\n' "$calls" "$reps" "$(uname -r)" \
   "$(date -u +%Y-%m-%d)"
-printf '%-10s %-30s %10s %10s %9s\n' go mode ns/call added "of naive"
+printf '%-10s %-30s %10s %10s %9s %12s %10s %9s\n' go mode ns/call added "of naive" \
+  "breakdown" added "of naive"
 for tc in ${GO_VERSIONS:-local go1.20.14}; do
   loop=$build/bench/cgoloop-$tc
   (cd "$here/cgoloop" && GOTOOLCHAIN=$tc CGO_ENABLED=1 go build -o "$loop" .)
@@ -50,24 +55,34 @@ for tc in ${GO_VERSIONS:-local go1.20.14}; do
   naive=$(measure "$cgotrace" trace --empty-probes --entry-ret-sites --format jsonl -o /dev/null \
     -- "$loop" -n "$calls")
   declare -A r=()
-  r[planned]=$(measure "$cgotrace" trace --empty-probes --format jsonl -o /dev/null -- "$loop" -n "$calls")
-  r[trace]=$(measure "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls")
-  r[stat]=$(measure "$cgotrace" stat --format json -- "$loop" -n "$calls")
-  r[record]=$(measure "$cgotrace" record -o "$rec" -- "$loop" -n "$calls")
-  r[exporter]=$(measure exporter_run "$loop")
-  rm -f "$rec"
+  for bd in "" --breakdown; do
+    r[planned$bd]=$(measure "$cgotrace" trace $bd --empty-probes --format jsonl -o /dev/null \
+      -- "$loop" -n "$calls")
+    r[trace$bd]=$(measure "$cgotrace" trace $bd --format jsonl -o /dev/null -- "$loop" -n "$calls")
+    r[stat$bd]=$(measure "$cgotrace" stat $bd --format json -- "$loop" -n "$calls")
+    r[record$bd]=$(measure "$cgotrace" record $bd -o "$rec" -- "$loop" -n "$calls")
+    r[exporter$bd]=$(measure exporter_run "$loop" $bd)
+    rm -f "$rec"
+  done
+  # One row per mode: default, then --breakdown ("-" where it does not apply).
   row() {
-    awk -v g="$ver" -v m="$1" -v v="$2" -v b="$base" -v n="$naive" 'BEGIN {
-      printf "%-10s %-30s %10.0f %10.0f %9s\n", g, m, v, v - b,
-        (n - b > 0 ? sprintf("%.2f", (v - b) / (n - b)) : "-") }'
+    awk -v g="$ver" -v m="$1" -v v="$2" -v w="${3:-}" -v b="$base" -v n="$naive" '
+      function cells(x) {
+        if (x == "") return sprintf("%12s %10s %9s", "-", "-", "-")
+        return sprintf("%12.0f %10.0f %9s", x, x - b,
+          (n - b > 0 ? sprintf("%.2f", (x - b) / (n - b)) : "-"))
+      }
+      BEGIN {
+        printf "%-10s %-30s %10.0f %10.0f %9s %s\n", g, m, v, v - b,
+          (n - b > 0 ? sprintf("%.2f", (v - b) / (n - b)) : "-"), cells(w) }'
   }
   row "untraced" "$base"
   row "naive floor (entry + RET)" "$naive"
-  row "planned floor (empty probes)" "${r[planned]}"
-  row "cgotrace trace (jsonl)" "${r[trace]}"
-  row "cgotrace stat" "${r[stat]}"
-  row "cgotrace record" "${r[record]}"
-  row "cgotrace exporter" "${r[exporter]}"
+  row "planned floor (empty probes)" "${r[planned]}" "${r[planned--breakdown]}"
+  row "cgotrace trace (jsonl)" "${r[trace]}" "${r[trace--breakdown]}"
+  row "cgotrace stat" "${r[stat]}" "${r[stat--breakdown]}"
+  row "cgotrace record" "${r[record]}" "${r[record--breakdown]}"
+  row "cgotrace exporter" "${r[exporter]}" "${r[exporter--breakdown]}"
 
   # In-kernel cost of cgotrace's own BPF program per probe hit.
   old_stats=$(sysctl -n kernel.bpf_stats_enabled)

@@ -111,12 +111,17 @@ static __always_inline void in_cgo_add(__u32 binary, __s64 delta)
 		__sync_fetch_and_add(v, delta);
 }
 
-static __always_inline void stat_inc(__u32 which)
+static __always_inline void stat_add(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &which);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 which)
+{
+	stat_add(which, 1);
 }
 
 /* Wake the reader once each time another wakeup_bytes have piled up, not on
@@ -197,12 +202,14 @@ static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 
 }
 
 /* An in-flight call or callback whose end will never run: a call leaves
- * in_cgo and is counted by `cause` (enum cgt_stat), a callback as an
- * unreturned callback. Never silent: these are shown like lost events. */
-static __always_inline void drop_inflight(__u32 kind, __u32 binary, __u32 cause)
+ * in_cgo (unless `in_c` is 0: with --breakdown its C part ended already) and
+ * is counted by `cause` (enum cgt_stat), a callback as an unreturned
+ * callback. Never silent: these are shown like lost events. */
+static __always_inline void drop_inflight(__u32 kind, __u32 binary, int in_c, __u32 cause)
 {
 	if (kind == CGT_EV_CALL) {
-		in_cgo_add(binary, -1);
+		if (in_c)
+			in_cgo_add(binary, -1);
 		stat_inc(cause);
 	} else {
 		stat_inc(CGT_STAT_CB_UNRETURNED);
@@ -375,7 +382,8 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 		stat_inc(CGT_STAT_NO_ENTRY);
 		return;
 	}
-	if (kind == CGT_EV_CALL)
+	/* A frame moved here by exitsyscall's slow path left C already. */
+	if (kind == CGT_EV_CALL && !val->c_end_ns)
 		in_cgo_add(binary, -1);
 	if (outputs & CGT_OUT_AGGREGATE)
 		aggregate(binary, kind, val->fn, val->caller_pc, now - val->start_ns);
@@ -391,6 +399,12 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 	}
 	ev->start_ns = val->start_ns;
 	ev->duration_ns = now - val->start_ns;
+	ev->c_ns = 0;
+	ev->sched_ns = 0;
+	if (val->c_end_ns) {
+		ev->c_ns = val->c_end_ns - val->start_ns;
+		ev->sched_ns = now - val->c_end_ns;
+	}
 	ev->fn = val->fn;
 	ev->caller_pc = val->caller_pc;
 	ev->load_bias = val->load_bias;
@@ -410,7 +424,8 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 
 static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid, __u32 tid,
 				 __u64 start_ns, __u64 fn, __u64 caller_pc, __u64 load_bias,
-				 __u64 goid, __u32 depth, __u32 stack_id)
+				 __u64 goid, __u32 depth, __u32 stack_id, __u64 c_ns,
+				 __u64 sched_ns)
 {
 	struct cgt_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 
@@ -431,6 +446,8 @@ static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid,
 	ev->kind = kind;
 	ev->pad0 = 0;
 	ev->stack_id = stack_id;
+	ev->c_ns = c_ns;
+	ev->sched_ns = sched_ns;
 	bpf_ringbuf_submit(ev, submit_flags());
 	stat_inc(CGT_STAT_EVENTS);
 }
@@ -457,7 +474,7 @@ static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g
 		if (f->g == g &&
 		    (!(outputs & CGT_OUT_EVENTS) || (f->goid == goid && f->depth < depth)))
 			return;
-		drop_inflight(f->kind, f->binary, CGT_STAT_UNRETURNED_PANIC);
+		drop_inflight(f->kind, f->binary, !f->c_end_ns, CGT_STAT_UNRETURNED_PANIC);
 		st->top--;
 	}
 }
@@ -485,7 +502,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 	f = &st->frames[st->top & (CGT_TASK_FRAMES - 1)];
 	if (st->top >= CGT_TASK_FRAMES) {
 		stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
-		drop_inflight(f->kind, f->binary, CGT_STAT_UNRETURNED_EVICTED);
+		drop_inflight(f->kind, f->binary, !f->c_end_ns, CGT_STAT_UNRETURNED_EVICTED);
 	}
 	bias = CGT_REG_IP(ctx) - CGT_COOKIE_VADDR(cookie);
 	f->load_bias = bias;
@@ -507,6 +524,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 		else
 			stat_inc(CGT_STAT_STACK_FAIL);
 	}
+	f->c_end_ns = 0;
 	f->start_ns = bpf_ktime_get_ns();
 	st->top++;
 	if (kind == CGT_EV_CALL)
@@ -524,55 +542,139 @@ static __always_inline void drop_frames_above(struct cgt_task_state *st, __u32 k
 		if (st->top <= keep)
 			return;
 		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
-		drop_inflight(f->kind, f->binary, cause);
+		drop_inflight(f->kind, f->binary, !f->c_end_ns, cause);
 		st->top--;
 	}
 }
 
-/* End of an event started on this thread: pop its frame. Frames above it
- * whose end never ran (a panic unwinding a callback through C) are dropped
- * and counted; with no frame of this goroutine, the others are left for
- * their own ends. */
-static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind)
+/* The newest frame of goroutine `g` and `kind` on this thread that is in
+ * runtime.exitsyscall (C end seen, --breakdown) or not, as `exiting` says;
+ * *top is then the stack height with that frame on top (frames above it are
+ * ones whose end never ran: a panic unwinding a callback through C). NULL if
+ * none. `exiting` keeps a --breakdown end whose frame moved off the thread
+ * from taking an outer call's frame (C -> Go -> C on one goroutine). */
+static __always_inline struct cgt_task_frame *task_find(struct cgt_task_state *st, __u64 g,
+							__u32 kind, int exiting, __u32 *top)
+{
+	struct cgt_task_frame *f;
+	__u32 t = st->top, i;
+
+	for (i = 0; i < CGT_TASK_FRAMES; i++) {
+		if (t == 0)
+			break;
+		f = &st->frames[(t - 1) & (CGT_TASK_FRAMES - 1)];
+		if (f->g == g && f->kind == kind && (f->c_end_ns != 0) == (exiting != 0)) {
+			/* The caller drops the frames above this one. */
+			*top = t;
+			return f;
+		}
+		t--;
+	}
+	return 0;
+}
+
+/* End of an event started on this thread: pop its frame. With --breakdown
+ * (CGT_SITE_F_MAY_MOVE) a frame not found here was moved to `inflight` by
+ * exitsyscall's slow path, and the goroutine resumed on this thread. */
+static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind,
+					const struct cgt_binary_config *cfg,
+					const struct cgt_site_desc *site)
 {
 	struct cgt_task_state *st;
-	struct cgt_task_frame *f;
-	__u64 g = CGT_REG_G(ctx);
-	__u32 top, pid, tid, i;
-	int found = 0;
+	struct cgt_task_frame *f = 0;
+	__u64 c_ns = 0, sched_ns = 0;
+	__u32 top, pid, tid;
 
 	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
-	if (!st) {
-		stat_inc(CGT_STAT_NO_ENTRY);
-		return;
-	}
-	top = st->top;
-	for (i = 0; i < CGT_TASK_FRAMES; i++) {
-		if (top == 0)
-			break;
-		f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
-		if (f->g == g && f->kind == kind) {
-			found = 1;
-			break;
-		}
-		top--;
-	}
-	if (!found) {
-		stat_inc(CGT_STAT_NO_ENTRY);
+	if (st)
+		f = task_find(st, CGT_REG_G(ctx), kind, (site->flags & CGT_SITE_F_MAY_MOVE) != 0,
+			      &top);
+	if (!f) {
+		if (site->flags & CGT_SITE_F_MAY_MOVE)
+			on_end(ctx, now, binary, kind, cfg, site);
+		else
+			/* Leave other goroutines' frames for their own ends. */
+			stat_inc(CGT_STAT_NO_ENTRY);
 		return;
 	}
 	drop_frames_above(st, top, CGT_STAT_UNRETURNED_PANIC);
 	f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
 	st->top = top - 1;
-	if (kind == CGT_EV_CALL)
-		in_cgo_add(binary, -1);
+	if (f->c_end_ns) {
+		c_ns = f->c_end_ns - f->start_ns;
+		sched_ns = now - f->c_end_ns;
+	} else {
+		if (kind == CGT_EV_CALL)
+			in_cgo_add(binary, -1);
+		if (site->flags & CGT_SITE_F_C_END)
+			c_ns = now - f->start_ns;
+	}
 	if (outputs & CGT_OUT_AGGREGATE)
 		aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
 	if (!(outputs & CGT_OUT_EVENTS))
 		return;
 	current_ids(&pid, &tid);
 	emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias, f->goid,
-	     f->depth, f->stack_id);
+	     f->depth, f->stack_id, c_ns, sched_ns);
+}
+
+/* --breakdown, CALL runtime.exitsyscall: C returned. The frame stays until
+ * exitsyscall returns (CGT_SE_CALL_END), which then knows both parts. */
+static __always_inline void on_task_c_end(cgt_regs *ctx, __u64 now, __u32 binary)
+{
+	struct cgt_task_state *st;
+	struct cgt_task_frame *f;
+	__u32 top;
+
+	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (!st) {
+		stat_inc(CGT_STAT_NO_ENTRY);
+		return;
+	}
+	f = task_find(st, CGT_REG_G(ctx), CGT_EV_CALL, 0, &top);
+	if (!f) {
+		stat_inc(CGT_STAT_NO_ENTRY);
+		return;
+	}
+	drop_frames_above(st, top, CGT_STAT_UNRETURNED_PANIC);
+	f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
+	f->c_end_ns = now;
+	in_cgo_add(binary, -1);
+}
+
+/* --breakdown, CALL runtime.mcall in runtime.exitsyscall (slow path only):
+ * the goroutine waits for a P and may resume on another thread, so its
+ * call's frame moves to `inflight`, keyed by goroutine. Every syscall of the
+ * program that takes the slow path comes here too: those have no frame in
+ * exitsyscall (c_end_ns set) on top and cost one task storage lookup. */
+static __always_inline void on_task_off_thread(cgt_regs *ctx)
+{
+	struct cgt_inflight_key key = {};
+	struct cgt_inflight val = {};
+	struct cgt_task_state *st;
+	struct cgt_task_frame *f;
+	__u32 top, tid;
+
+	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
+	if (!st || st->top == 0)
+		return;
+	top = st->top;
+	f = &st->frames[(top - 1) & (CGT_TASK_FRAMES - 1)];
+	if (!f->c_end_ns || f->g != CGT_REG_G(ctx) || f->kind != CGT_EV_CALL)
+		return;
+	current_ids(&key.pid, &tid);
+	key.goid = f->goid;
+	key.depth = f->depth;
+	key.site_kind = CGT_EV_CALL;
+	val.start_ns = f->start_ns;
+	val.fn = f->fn;
+	val.caller_pc = f->caller_pc;
+	val.load_bias = f->load_bias;
+	val.stack_id = f->stack_id;
+	val.c_end_ns = f->c_end_ns;
+	val.binary = f->binary;
+	st->top = top - 1;
+	bpf_map_update_elem(&inflight, &key, &val, BPF_ANY);
 }
 
 SEC("uprobe")
@@ -587,6 +689,14 @@ int cgt_site(cgt_regs *ctx)
 
 	if (!cfg || !site)
 		return 0;
+	if (site->event == CGT_SE_C_END) {
+		on_task_c_end(ctx, now, binary);
+		return 0;
+	}
+	if (site->event == CGT_SE_CALL_OFF_THREAD) {
+		on_task_off_thread(ctx);
+		return 0;
+	}
 	if (site->flags & CGT_SITE_F_TASK) {
 		switch (site->event) {
 		case CGT_SE_CALL_START:
@@ -596,10 +706,10 @@ int cgt_site(cgt_regs *ctx)
 			on_task_start(ctx, cookie, binary, CGT_EV_CALLBACK, cfg, site);
 			break;
 		case CGT_SE_CALL_END:
-			on_task_end(ctx, now, binary, CGT_EV_CALL);
+			on_task_end(ctx, now, binary, CGT_EV_CALL, cfg, site);
 			break;
 		case CGT_SE_CB_END:
-			on_task_end(ctx, now, binary, CGT_EV_CALLBACK);
+			on_task_end(ctx, now, binary, CGT_EV_CALLBACK, cfg, site);
 			break;
 		default:
 			break;
@@ -635,7 +745,7 @@ static long sweep_process(void *map, struct cgt_inflight_key *key, struct cgt_in
 			  struct sweep_ctx *c)
 {
 	if (key->pid == c->pid) {
-		drop_inflight(key->site_kind, val->binary, CGT_STAT_UNRETURNED_EXIT);
+		drop_inflight(key->site_kind, val->binary, !val->c_end_ns, CGT_STAT_UNRETURNED_EXIT);
 		bpf_map_delete_elem(map, key);
 	}
 	return 0;

@@ -87,7 +87,15 @@ enum cgt_site_event {
 	CGT_SE_CALL_END = 2,   /* a cgo call ends: emit its event */
 	CGT_SE_CB_START = 3,   /* a C->Go callback begins */
 	CGT_SE_CB_END = 4,     /* a C->Go callback ends */
-	CGT_SE_MAX = 5,
+	/* --breakdown: C returned (the call's event waits for CGT_SE_CALL_END,
+	 * after runtime.exitsyscall returns). */
+	CGT_SE_C_END = 5,
+	/* --breakdown: exitsyscall's slow path (CALL runtime.mcall), where the
+	 * goroutine may resume on another thread: a cgo call's frame moves from
+	 * the thread's task storage into `inflight`. Plain syscalls share the
+	 * site and are ignored. */
+	CGT_SE_CALL_OFF_THREAD = 6,
+	CGT_SE_MAX = 7,
 };
 
 /* Where a value is read at a site. */
@@ -132,6 +140,14 @@ struct cgt_site_desc {
  * goroutine is used.
  */
 #define CGT_SITE_F_TASK 1u
+/* A call end site in the straight-line block right after CALL
+ * runtime.asmcgocall (checked by the planner): the call's duration is its
+ * time in C, reported as c_ns too. */
+#define CGT_SITE_F_C_END 2u
+/* --breakdown's call end, after runtime.exitsyscall returns: the goroutine
+ * may have moved to another thread (CGT_SE_CALL_OFF_THREAD), so a frame not
+ * found in this thread's task storage is looked up in `inflight`. */
+#define CGT_SITE_F_MAY_MOVE 4u
 
 /* In-flight frames per thread: nesting depth of cgo calls and callbacks on
  * one thread (C -> Go -> C ...). Deeper nesting overwrites the oldest frame
@@ -147,8 +163,9 @@ struct cgt_task_frame {
 	cgt_u64 goid;
 	cgt_u32 depth;
 	cgt_u32 stack_id;
-	cgt_u32 kind;	/* enum cgt_event_kind */
-	cgt_u32 binary; /* binary index: whose in_cgo a dropped frame leaves */
+	cgt_u32 kind;	  /* enum cgt_event_kind */
+	cgt_u32 binary;	  /* binary index: whose in_cgo a dropped frame leaves */
+	cgt_u64 c_end_ns; /* --breakdown: when C returned (CGT_SE_C_END); 0 before */
 };
 
 struct cgt_task_state {
@@ -175,7 +192,7 @@ enum cgt_event_kind {
 };
 
 /*
- * One completed call, as written to the ring buffer. 72 bytes.
+ * One completed call, as written to the ring buffer. 88 bytes.
  * For CGT_EV_CALL, `fn` is runtime.cgocall's fn argument: the address of the
  * C trampoline _cgo_<hash>_Cfunc_<name>; `caller_pc` is the return address
  * into the Go caller (main._Cfunc_<name>), read only where the site
@@ -199,6 +216,12 @@ struct cgt_event {
 	cgt_u16 kind;	     /* enum cgt_event_kind */
 	cgt_u16 pad0;
 	cgt_u32 stack_id; /* id in the `stacks` map, or CGT_NO_STACK */
+	/* Time in C: CALL runtime.asmcgocall to the block after it returns;
+	 * 0 = not measured (callbacks, entry / RET sites). */
+	cgt_u64 c_ns;
+	/* --breakdown: time in runtime.exitsyscall, re-entering Go (waiting for
+	 * a P included); duration_ns = c_ns + sched_ns. 0 = not measured. */
+	cgt_u64 sched_ns;
 };
 
 /* Bytes one cgt_event takes in the ring buffer: the record and the ring's
@@ -227,7 +250,8 @@ struct cgt_inflight {
 	cgt_u64 caller_pc;
 	cgt_u64 load_bias;
 	cgt_u32 stack_id;
-	cgt_u32 binary; /* binary index: whose in_cgo a swept entry leaves */
+	cgt_u32 binary;	  /* binary index: whose in_cgo a swept entry leaves */
+	cgt_u64 c_end_ns; /* see cgt_task_frame */
 };
 
 /*
@@ -385,19 +409,20 @@ enum cgt_stat {
 /* NOLINTEND(modernize-use-using,modernize-macro-to-enum) */
 
 /* The layout both compilers must agree on. */
-CGT_STATIC_ASSERT(sizeof(struct cgt_event) == 72, "cgt_event: update BPF, decoder and docs");
+CGT_STATIC_ASSERT(sizeof(struct cgt_event) == 88, "cgt_event: update BPF, decoder and docs");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, load_bias) == 40, "cgt_event.load_bias");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, pid) == 48, "cgt_event.pid");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, kind) == 64, "cgt_event.kind");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, stack_id) == 68, "cgt_event.stack_id");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_event, sched_ns) == 80, "cgt_event.sched_ns");
 CGT_STATIC_ASSERT(sizeof(struct cgt_site_desc) == 16, "cgt_site_desc");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_site_desc, sp_to_entry) == 4, "cgt_site_desc.sp");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_site_desc, flags) == 12, "cgt_site_desc.flags");
 CGT_STATIC_ASSERT(sizeof(struct cgt_binary_config) == 16, "cgt_binary_config");
-CGT_STATIC_ASSERT(sizeof(struct cgt_task_frame) == 64, "cgt_task_frame");
+CGT_STATIC_ASSERT(sizeof(struct cgt_task_frame) == 72, "cgt_task_frame");
 CGT_STATIC_ASSERT((CGT_TASK_FRAMES & (CGT_TASK_FRAMES - 1)) == 0, "CGT_TASK_FRAMES: power of 2");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
-CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 40, "cgt_inflight");
+CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 48, "cgt_inflight");
 CGT_STATIC_ASSERT(sizeof(struct cgt_agg_key) == 24, "cgt_agg_key");
 CGT_STATIC_ASSERT(sizeof(struct cgt_agg_value) == 32 + 8 * CGT_HIST_BUCKETS, "cgt_agg_value");
 CGT_STATIC_ASSERT(CGT_HIST_BUCKETS == 2240, "cgt_agg_value: update docs/performance.md (memory)");

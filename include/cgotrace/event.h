@@ -25,6 +25,16 @@ struct CgoEvent {
   // "Event contract", says what duration_ns spans and leaves out.
   uint64_t start_ns = 0;
   uint64_t duration_ns = 0;  // start site to end site, callbacks included
+  // Latency breakdown of a cgo call (0 = not measured; a measured part is
+  // never 0, since a probe hit alone takes longer than a nanosecond):
+  // c_ns: time in C, from CALL runtime.asmcgocall to the straight-line block
+  //   after it returns (CALL runtime.exitsyscall); measured for calls at the
+  //   planned x86-64 sites, 0 for callbacks and entry / RET fallback sites.
+  // sched_ns: time re-entering Go in runtime.exitsyscall, waiting for a P
+  //   included, from CALL runtime.exitsyscall to the instruction after it
+  //   returns; only with --breakdown, where duration_ns = c_ns + sched_ns.
+  uint64_t c_ns = 0;
+  uint64_t sched_ns = 0;
   uint32_t stack_depth = 0;  // g.stack.hi - SP at the call, bytes
   // Go call stack of the call site (innermost first) as link-time PCs (PIE
   // bias removed), when stack capture is on; empty otherwise. Symbolize with

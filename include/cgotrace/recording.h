@@ -140,6 +140,8 @@ struct RecordedEvent {
   uint32_t func = 0;  // RecordingReader::str()
   uint64_t start_ns = 0;
   uint64_t duration_ns = 0;
+  uint64_t c_ns = 0;      // CgoEvent::c_ns; 0 in older files
+  uint64_t sched_ns = 0;  // CgoEvent::sched_ns (--breakdown); 0 in older files
   uint32_t stack_depth = 0;
   uint32_t stack = 0;  // RecordingReader::stack(); 0: none
 };

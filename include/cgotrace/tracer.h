@@ -46,6 +46,10 @@ struct TracerOptions {
   // events, starts read no goroutine memory (no goid, no stack depth).
   bool events = true;
   bool aggregate = false;
+  // Latency breakdown (CgoEvent::sched_ns): end each call after
+  // runtime.exitsyscall returns. Costs a single-stepped probe per call
+  // (docs/performance.md); x86-64 planned sites only.
+  bool breakdown = false;
 };
 
 // Calls of one (binary, kind, function) counted in the kernel

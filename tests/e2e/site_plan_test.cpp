@@ -3,6 +3,7 @@
 // event gets a cheap site at the CALLs of runtime.cgocall /
 // runtime.cgocallbackg, never a single-stepped one, and each site is checked
 // against the Go toolchain's own disassembler (`go tool objdump`).
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -25,12 +26,13 @@ struct PlanLine {
 };
 
 // "  call start      0x47ee70  runtime.cgocall+0x70    call 0x487660  emulated  ..."
-std::vector<PlanLine> ParsePlan(const std::string& out) {
+// under the heading "site plan (<mode>):".
+std::vector<PlanLine> ParsePlan(const std::string& out, const std::string& mode = "exact mode") {
   std::vector<PlanLine> plan;
   bool in = false;
   for (const std::string& line : Lines(out)) {
     if (line.starts_with("site plan")) {
-      in = true;
+      in = line.starts_with("site plan (" + mode + ")");
       continue;
     }
     if (!in || !line.starts_with("  ") || line.starts_with("    ")) continue;
@@ -132,6 +134,52 @@ TEST_P(SitePlanTest, EveryEventHasACheapSiteAtTheRuntimeCalls) {
   } else {
     EXPECT_NE(plan[0].rest.find("emulated"), std::string::npos) << plan[0].rest;
   }
+}
+
+// --breakdown: C end at CALL runtime.exitsyscall, the call's end at the
+// instruction right after it (single-stepped: the cost of --breakdown), and
+// every CALL runtime.mcall of runtime.exitsyscall (its slow path).
+TEST_P(SitePlanTest, BreakdownSitesAroundExitsyscall) {
+  const matrix::Entry* e = Find(GetParam());
+  ASSERT_NE(e, nullptr) << GetParam() << " default amd64 is not in the quick matrix list";
+  RunResult r = RunCommand({CgotraceBin(), "inspect", e->path}, dir_, 60s);
+  ASSERT_TRUE(r.status.Ok()) << r.Describe();
+  SCOPED_TRACE(r.out);
+  const std::vector<PlanLine> plan = ParsePlan(r.out, "--breakdown");
+  auto cgocall = Objdump(e->path, "runtime.cgocall", dir_);
+  auto exitsyscall = Objdump(e->path, "runtime.exitsyscall", dir_);
+  size_t mcalls = 0;
+  for (const auto& [vaddr, insn] : exitsyscall) {
+    mcalls += insn == "CALL runtime.mcall(SB)" ? 1 : 0;
+  }
+  ASSERT_GT(mcalls, 0u);
+  std::map<std::string, int> seen;
+  for (const PlanLine& p : plan) {
+    SCOPED_TRACE(p.event + " " + p.rest);
+    ++seen[p.event];
+    if (p.event == "C end") {
+      auto it = cgocall.find(p.vaddr);
+      ASSERT_NE(it, cgocall.end());
+      EXPECT_EQ(it->second, "CALL runtime.exitsyscall(SB)");
+    } else if (p.event == "call end") {
+      auto it = cgocall.find(p.vaddr);
+      ASSERT_NE(it, cgocall.end());
+      ASSERT_NE(it, cgocall.begin());
+      EXPECT_EQ(std::prev(it)->second, "CALL runtime.exitsyscall(SB)");
+      EXPECT_NE(p.rest.find("single-step"), std::string::npos);
+    } else if (p.event == "off thread") {
+      EXPECT_TRUE(p.where.starts_with("runtime.exitsyscall+"));
+      auto it = exitsyscall.find(p.vaddr);
+      ASSERT_NE(it, exitsyscall.end());
+      EXPECT_EQ(it->second, "CALL runtime.mcall(SB)");
+    }
+  }
+  EXPECT_EQ(seen["call start"], 1);
+  EXPECT_EQ(seen["C end"], 1);
+  EXPECT_EQ(seen["call end"], 1);
+  EXPECT_EQ(seen["off thread"], static_cast<int>(mcalls));
+  EXPECT_EQ(seen["callback start"], 1);
+  EXPECT_EQ(seen["callback end"], 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Releases, SitePlanTest, ::testing::Values("go1.20", "go1.26"),

@@ -125,6 +125,49 @@ TEST(StatAggregatorTest, SummarizesOneFunction) {
   EXPECT_EQ(row.hist.count(), 3u);
 }
 
+TEST(StatAggregatorTest, SplitsTimeInCAndReEntryPerFunction) {
+  StatAggregator agg(GroupBy::kFunc);
+  for (uint64_t wait : {10, 5'000'000, 30}) {
+    CgoEvent e = Event("sleep", 2'000'000 + wait);
+    e.c_ns = 2'000'000;
+    e.sched_ns = wait;
+    agg.Add(e);
+  }
+  CgoEvent exact = Event("fast", 500);
+  exact.c_ns = 500;
+  agg.Add(exact);
+  agg.Add(Event("fast", 400));  // a fallback site: nothing measured
+  const StatSnapshot snap = agg.Snapshot(0);
+  ASSERT_EQ(snap.calls.size(), 2u);
+  const StatSplit& sleep = snap.calls[0].split;
+  EXPECT_EQ(snap.calls[0].key, "sleep");
+  EXPECT_EQ(sleep.c_count, 3u);
+  EXPECT_EQ(sleep.c_total_ns, 6'000'000u);
+  EXPECT_EQ(sleep.sched_count, 3u);
+  EXPECT_EQ(sleep.sched_total_ns, 5'000'040u);
+  EXPECT_EQ(sleep.sched_max_ns, 5'000'000u);
+  const StatSplit& fast = snap.calls[1].split;
+  EXPECT_EQ(fast.c_count, 1u);
+  EXPECT_EQ(fast.c_total_ns, 500u);
+  EXPECT_EQ(fast.sched_count, 0u);
+
+  const std::string text = FormatStatText(snap, false);
+  EXPECT_THAT(text, testing::HasSubstr("IN C"));
+  EXPECT_THAT(text, testing::HasSubstr("RE-ENTRY MAX"));
+  const auto j = nlohmann::json::parse(FormatStatJson(snap));
+  EXPECT_EQ(j["calls"][0]["c_total_ns"], 6'000'000u);
+  EXPECT_EQ(j["calls"][0]["sched_count"], 3u);
+  EXPECT_EQ(j["calls"][0]["sched_total_ns"], 5'000'040u);
+  EXPECT_EQ(j["calls"][0]["sched_max_ns"], 5'000'000u);
+  EXPECT_EQ(j["calls"][1]["sched_count"], 0u);
+
+  // Without --breakdown the table keeps its columns.
+  StatAggregator plain(GroupBy::kFunc);
+  plain.Add(exact);
+  EXPECT_THAT(FormatStatText(plain.Snapshot(0), false),
+              testing::Not(testing::HasSubstr("RE-ENTRY")));
+}
+
 TEST(StatAggregatorTest, SortsByTotalThenKeyAndSeparatesCallbacks) {
   StatAggregator agg(GroupBy::kFunc);
   agg.Add(Event("small", 10));

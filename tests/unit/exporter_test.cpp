@@ -322,6 +322,25 @@ TEST(ExporterMetricsTest, FunctionsBeyondTheCapCountAsOther) {
             "1");
 }
 
+TEST(ExporterMetricsTest, ReentryWaitOnlyForCallsWithABreakdown) {
+  ExporterMetrics m(10);
+  CgoEvent waited = Call("app", "sleep", 3'000'000, 256);
+  waited.c_ns = 1'000'000;
+  waited.sched_ns = 2'000'000;
+  m.Record(waited);
+  m.Record(Call("app", "fast", 1000, 256));  // no --breakdown
+  const auto samples = Samples(RenderExpositionText(m.Collect({})));
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_reentry_wait_seconds_count{binary="app",function="sleep"})"),
+            "1");
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_reentry_wait_seconds_sum{binary="app",function="sleep"})"),
+            "0.002");
+  EXPECT_EQ(
+      samples.count(R"(cgotrace_cgo_reentry_wait_seconds_count{binary="app",function="fast"})"),
+      0u);
+  EXPECT_EQ(samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="fast"})"),
+            "1");
+}
+
 TEST(ExporterMetricsTest, BinaryLabelDropsDeletedSuffix) {
   EXPECT_EQ(ExporterMetrics::BinaryLabel("server (deleted)"), "server");
   EXPECT_EQ(ExporterMetrics::BinaryLabel("server"), "server");

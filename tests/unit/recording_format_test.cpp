@@ -87,6 +87,8 @@ void ExpectSameEvent(const CgoEvent& want, const CgoEvent& got, size_t i) {
   EXPECT_EQ(want.binary_path, got.binary_path) << i;
   EXPECT_EQ(want.start_ns, got.start_ns) << i;
   EXPECT_EQ(want.duration_ns, got.duration_ns) << i;
+  EXPECT_EQ(want.c_ns, got.c_ns) << i;
+  EXPECT_EQ(want.sched_ns, got.sched_ns) << i;
   EXPECT_EQ(want.stack_depth, got.stack_depth) << i;
   EXPECT_EQ(want.frames, got.frames) << i;
 }
@@ -141,6 +143,29 @@ TEST(RecordingFormat, RoundTripKeepsEveryEventAndTheHeader) {
   ASSERT_EQ((*reader)->processes().size(), 2u);
   EXPECT_EQ((*reader)->processes()[0].pid, 4242u);
   EXPECT_EQ((*reader)->processes()[1].comm, "other");
+}
+
+TEST(RecordingFormat, BreakdownColumnsOnlyInBatchesThatHaveThem) {
+  TempFiles tmp;
+  Synthetic s = MakeSynthetic(5, 300);
+  // Batches of 128: the first without any breakdown, the second with c_ns
+  // only (exact mode), the rest with both (--breakdown).
+  for (size_t i = 128; i < s.events.size(); ++i) {
+    s.events[i].c_ns = 1000 + i;
+    s.events[i].sched_ns = i >= 256 ? 7 * i : 0;
+  }
+  WriteRecording(tmp.Path("r.cgotrace"), s, 128);
+  WriteRecording(tmp.Path("plain.cgotrace"), MakeSynthetic(5, 300), 128);
+  // The columns are stored (the reader checks their lengths per batch).
+  EXPECT_GT(ReadAll(tmp.Path("r.cgotrace")).size(), ReadAll(tmp.Path("plain.cgotrace")).size());
+
+  auto reader = RecordingReader::Open(tmp.Path("r.cgotrace"));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  const std::vector<CgoEvent> got = ReadEvents(**reader);
+  ASSERT_EQ(got.size(), s.events.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ExpectSameEvent(s.events[i], got[i], i);
+  }
 }
 
 TEST(RecordingFormat, DistinctStacksAreStoredOnce) {

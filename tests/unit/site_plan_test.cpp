@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <tuple>
@@ -101,6 +103,8 @@ constexpr uint64_t kExitsyscall = 0x500200;
 constexpr uint64_t kThrow = 0x500300;
 constexpr uint64_t kCallback1 = 0x500400;
 constexpr uint64_t kUnlock = 0x500500;
+constexpr uint64_t kMcall = 0x500600;
+constexpr uint64_t kExitsyscallFast = 0x500700;
 
 std::string Names(uint64_t target) {
   switch (target) {
@@ -116,6 +120,10 @@ std::string Names(uint64_t target) {
       return "runtime.cgocallbackg1";
     case kUnlock:
       return "runtime.unlockOSThread";
+    case kMcall:
+      return "runtime.mcall";
+    case kExitsyscallFast:
+      return "runtime.exitsyscallfast";
     default:
       return "";
   }
@@ -284,6 +292,142 @@ TEST(PlanDecodedTest, CallInsideALoopIsNotExactlyOnce) {
   EXPECT_THAT(start->not_preferred, HasSubstr("inside a loop"));
 }
 
+// runtime.cgocall as go1.26 builds it: the block after CALL asmcgocall
+// (reload g, bookkeeping, a NOP) ends at CALL exitsyscall; after exitsyscall
+// returns, only single-stepped instructions.
+Asm Cgocall126() {
+  Asm a;
+  a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x28});  // push; mov; sub rsp,0x28
+  a.B({0x48, 0x89, 0x04, 0x24}).Call(kEntersyscall);              // mov [rsp],rax
+  a.Call(kAsmcgocall);
+  a.B({0x31, 0xc0});              // xor eax, eax
+  a.B({0x8b, 0x44, 0x24, 0x10});  // mov eax, [rsp+0x10]
+  a.B({0x0f, 0x1f, 0x40, 0x00});  // nop dword ptr [rax]
+  a.Call(kExitsyscall);
+  a.B({0x49, 0x8b, 0x46, 0x30});                      // mov rax, [r14+0x30]
+  a.B({0x84, 0x00});                                  // test byte ptr [rax], al
+  a.B({0x48, 0x83, 0xc4, 0x28}).B({0x5d}).B({0xc3});  // add rsp; pop rbp; ret
+  return a;
+}
+
+// runtime.exitsyscall's shape: a fast path that returns, and two CALLs to
+// runtime.mcall (the slow path to exitsyscall0, an inlined Gosched).
+Asm Exitsyscall() {
+  Asm a;
+  a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x68});  // push; mov; sub rsp,0x68
+  a.Call(kExitsyscallFast);
+  a.B({0x84, 0xc0}).B({0x74, 0x00});  // test al, al; je slow
+  const size_t je_at = a.code.size() - 1;
+  a.B({0x48, 0x8b, 0x44, 0x24, 0x18}).B({0x48, 0x85, 0xc0}).B({0x74, 0x05});  // mov; test; je +5
+  a.Call(kMcall);                                                             // Gosched
+  a.B({0x48, 0x83, 0xc4, 0x68}).B({0x5d}).B({0xc3});
+  a.code[je_at] = static_cast<uint8_t>(a.code.size() - (je_at + 1));
+  a.Call(kMcall);  // exitsyscall0
+  a.B({0x48, 0x83, 0xc4, 0x68}).B({0x5d}).B({0xc3});
+  return a;
+}
+
+TEST(InBlockAfterCallTest, OnlyTheStraightLineAfterTheOneCall) {
+  Asm a = Cgocall126();
+  auto insns = DecodeFunction(Arch::kX86_64, kBase, a.code);
+  ASSERT_TRUE(insns.ok()) << insns.error().message;
+  uint64_t call_asm = 0, call_exit = 0, after_exit = 0;
+  for (size_t i = 0; i < insns->size(); ++i) {
+    const InstructionInfo& in = (*insns)[i];
+    if (in.text == fmt::format("call {:#x}", kAsmcgocall)) call_asm = in.vaddr;
+    if (in.text == fmt::format("call {:#x}", kExitsyscall)) {
+      call_exit = in.vaddr;
+      after_exit = (*insns)[i + 1].vaddr;
+    }
+  }
+  ASSERT_NE(call_exit, 0u);
+  EXPECT_TRUE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_exit));
+  EXPECT_TRUE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_asm + 5));
+  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_asm))
+      << "the CALL itself runs before C";
+  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", after_exit))
+      << "a CALL lies in between";
+  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.mcall", call_exit)) << "no such CALL";
+
+  // A jump into the block: the site is reachable without C returning.
+  Asm b;
+  b.B({0x48, 0x83, 0xec, 0x28}).B({0x74, 0x00});
+  const size_t je_at = b.code.size() - 1;
+  b.Call(kAsmcgocall);
+  const uint64_t target = b.Here();
+  b.code[je_at] = static_cast<uint8_t>(b.code.size() - (je_at + 1));
+  b.B({0x90}).Call(kExitsyscall).B({0x48, 0x83, 0xc4, 0x28}).B({0xc3});
+  auto jumped = DecodeFunction(Arch::kX86_64, kBase, b.code);
+  ASSERT_TRUE(jumped.ok()) << jumped.error().message;
+  EXPECT_FALSE(InBlockAfterCall(*jumped, Names, "runtime.asmcgocall", target + 1));
+}
+
+Result<SitePlan> PlanBreakdown(const Asm& cgocall, const Asm& exitsyscall,
+                               std::vector<DecodedFunction>* keep) {
+  const Asm callbackg = Callbackg();
+  for (auto [name, code] : {std::pair{"runtime.cgocall", &cgocall.code},
+                            std::pair{"runtime.cgocallbackg", &callbackg.code},
+                            std::pair{"runtime.exitsyscall", &exitsyscall.code}}) {
+    auto insns = DecodeFunction(Arch::kX86_64, kBase, *code);
+    if (!insns) return insns.error();
+    keep->push_back(DecodedFunction{name, kBase, *code, std::move(*insns)});
+  }
+  return PlanDecoded(Arch::kX86_64, SiteTable(Arch::kX86_64, true), *keep, Names, true);
+}
+
+TEST(PlanDecodedTest, BreakdownSplitsAtExitsyscallAndWatchesItsSlowPath) {
+  std::vector<DecodedFunction> keep;
+  const Asm cgocall = Cgocall126();
+  const Asm exitsyscall = Exitsyscall();
+  auto plan = PlanBreakdown(cgocall, exitsyscall, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* c_end = SiteFor(*plan, CGT_SE_C_END);
+  ASSERT_NE(c_end, nullptr);
+  EXPECT_EQ(c_end->insn, fmt::format("call {:#x}", kExitsyscall));
+  EXPECT_TRUE(c_end->c_end);
+  EXPECT_EQ(plan->descriptors[c_end->slot].flags & CGT_SITE_F_C_END, CGT_SITE_F_C_END);
+  const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
+  ASSERT_NE(end, nullptr);
+  EXPECT_EQ(end->insn, "mov rax, qword ptr [r14 + 0x30]");
+  EXPECT_EQ(end->cost, SiteCost::kSingleStep) << "what --breakdown costs";
+  EXPECT_EQ(end->sp_to_entry, 0x30);
+  EXPECT_EQ(plan->descriptors[end->slot].flags,
+            CGT_SITE_F_TASK | CGT_SITE_F_MAY_MOVE);  // no C_END: not where C returned
+  std::vector<const PlannedSite*> off;
+  for (const PlannedSite& s : plan->sites) {
+    if (plan->descriptors[s.slot].event == CGT_SE_CALL_OFF_THREAD) off.push_back(&s);
+  }
+  ASSERT_EQ(off.size(), 2u) << "every CALL runtime.mcall in exitsyscall";
+  for (const PlannedSite* s : off) {
+    EXPECT_EQ(s->function, "runtime.exitsyscall");
+    EXPECT_EQ(s->cost, SiteCost::kEmulated);
+  }
+  // The start stays the emulated CALL asmcgocall.
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->insn, fmt::format("call {:#x}", kAsmcgocall));
+}
+
+TEST(PlanDecodedTest, BreakdownHasNoFallbackAndSaysWhy) {
+  // exitsyscall without a slow path to watch.
+  Asm exitsyscall;
+  exitsyscall.B({0x48, 0x83, 0xec, 0x08}).Call(kExitsyscallFast);
+  exitsyscall.B({0x48, 0x83, 0xc4, 0x08}).B({0xc3});
+  std::vector<DecodedFunction> keep;
+  auto plan = PlanBreakdown(Cgocall126(), exitsyscall, &keep);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(plan.error().message, HasSubstr("no CALL to runtime.mcall"));
+}
+
+TEST(PlanDecodedTest, ExactModeEndMeasuresTimeInC) {
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(Cgocall126().code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
+  ASSERT_NE(end, nullptr);
+  EXPECT_EQ(plan->descriptors[end->slot].flags, CGT_SITE_F_TASK | CGT_SITE_F_C_END);
+}
+
 TEST(SiteTableTest, RowsFitTheCookieAndProduceEveryEvent) {
   for (Arch arch : {Arch::kX86_64, Arch::kArm64}) {
     std::span<const SiteRule> table = SiteTable(arch);
@@ -292,7 +436,7 @@ TEST(SiteTableTest, RowsFitTheCookieAndProduceEveryEvent) {
     for (const SiteRule& r : table) {
       if (r.where == SiteWhere::kEntry || r.where == SiteWhere::kEachReturn) ++fallbacks[r.event];
     }
-    for (int e = CGT_SE_CALL_START; e < CGT_SE_MAX; ++e) {
+    for (int e = CGT_SE_CALL_START; e <= CGT_SE_CB_END; ++e) {
       EXPECT_EQ(fallbacks[e], 1) << "event " << e << " needs exactly one entry/RET fallback";
     }
   }
@@ -351,7 +495,7 @@ TEST(PlanSitesTest, FixtureBinariesGetEveryRow) {
         EXPECT_NE(s.cost, SiteCost::kSingleStep) << name << ": " << s.why;
       }
     }
-    for (int e = CGT_SE_CALL_START; e < CGT_SE_MAX; ++e) {
+    for (int e = CGT_SE_CALL_START; e <= CGT_SE_CB_END; ++e) {
       EXPECT_GE(per_event[e], 1) << name << " event " << e;
     }
   }

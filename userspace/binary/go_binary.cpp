@@ -124,6 +124,11 @@ Result<void> GoBinary::FindProbedFunctions() {
     return cb.error();
   }
   cgocallback_ = std::move(*cb);
+  auto exit = FindProbed(*elf_, pclntab_, "runtime.exitsyscall");
+  if (!exit) {
+    return exit.error();
+  }
+  exitsyscall_ = std::move(*exit);
   return Ok();
 }
 

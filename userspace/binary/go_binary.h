@@ -47,6 +47,8 @@ class GoBinary {
   const RuntimeOffsets& offsets() const { return offsets_; }
   const ProbedFunction& cgocall() const { return cgocall_; }
   const ProbedFunction& cgocallback() const { return cgocallback_; }
+  // runtime.exitsyscall: probed only with --breakdown (its slow path).
+  const ProbedFunction& exitsyscall() const { return exitsyscall_; }
   bool has_symtab() const { return has_symtab_; }
   // Short display name (basename of the path).
   const std::string& comm() const { return comm_; }
@@ -71,6 +73,7 @@ class GoBinary {
   RuntimeOffsets offsets_;
   ProbedFunction cgocall_;
   ProbedFunction cgocallback_;
+  ProbedFunction exitsyscall_;
   bool has_symtab_ = false;
   std::string comm_;
 

@@ -29,9 +29,52 @@ constexpr SiteRule kCallStartAtAsmcgocall = {"runtime.cgocall",
                                              0,
                                              "call start: C call begins",
                                              "runtime.asmcgocall"};
-constexpr SiteRule kCallEndAtExitsyscall = {
-    "runtime.cgocall",      SiteWhere::kCallTo,   CGT_SE_CALL_END, CGT_SRC_NONE, 0, CGT_SRC_NONE, 0,
-    "call end: C returned", "runtime.exitsyscall"};
+constexpr SiteRule kCallEndAtExitsyscall = {"runtime.cgocall",
+                                            SiteWhere::kCallTo,
+                                            CGT_SE_CALL_END,
+                                            CGT_SRC_NONE,
+                                            0,
+                                            CGT_SRC_NONE,
+                                            0,
+                                            "call end: C returned",
+                                            "runtime.exitsyscall",
+                                            true};
+// --breakdown. C returned at CALL runtime.exitsyscall, as in exact mode, but
+// the event waits until exitsyscall returns to cgocall: the instructions
+// after that CALL are single-stepped (mov, test, add rsp, pop, ret: the cost
+// of --breakdown). exitsyscall's fast path has no other site that plain
+// syscalls (which share exitsyscall) would not pay for too; its slow path,
+// the CALLs to runtime.mcall (exitsyscall0 waits for a P; an inlined
+// Gosched), runs only when the P was taken, and may resume the goroutine on
+// another thread: there the frame moves from task storage to `inflight`.
+constexpr SiteRule kCEndAtExitsyscall = {"runtime.cgocall",
+                                         SiteWhere::kCallTo,
+                                         CGT_SE_C_END,
+                                         CGT_SRC_NONE,
+                                         0,
+                                         CGT_SRC_NONE,
+                                         0,
+                                         "C end: C returned (breakdown)",
+                                         "runtime.exitsyscall",
+                                         true};
+constexpr SiteRule kCallEndAfterExitsyscall = {"runtime.cgocall",
+                                               SiteWhere::kAfterCall,
+                                               CGT_SE_CALL_END,
+                                               CGT_SRC_NONE,
+                                               0,
+                                               CGT_SRC_NONE,
+                                               0,
+                                               "call end: back in Go (breakdown)",
+                                               "runtime.exitsyscall"};
+constexpr SiteRule kOffThreadAtMcall = {"runtime.exitsyscall",
+                                        SiteWhere::kEachCallTo,
+                                        CGT_SE_CALL_OFF_THREAD,
+                                        CGT_SRC_NONE,
+                                        0,
+                                        CGT_SRC_NONE,
+                                        0,
+                                        "slow path: waits for a P (breakdown)",
+                                        "runtime.mcall"};
 constexpr SiteRule kCbStartAtCallback1 = {"runtime.cgocallbackg",
                                           SiteWhere::kCallTo,
                                           CGT_SE_CB_START,
@@ -94,6 +137,17 @@ constexpr std::array<SiteRule, 8> kX86Table = {{
     kCbEndAtRet,
 }};
 
+constexpr std::array<SiteRule, 8> kX86BreakdownTable = {{
+    kCallStartAtAsmcgocall,
+    kCEndAtExitsyscall,
+    kCallEndAfterExitsyscall,
+    kOffThreadAtMcall,
+    kCbStartAtCallback1,
+    kCbEndAfterCallback1,
+    kCbStartAtEntry,
+    kCbEndAtRet,
+}};
+
 // arm64: the return address is in the link register at entry; call-site
 // rows need an arm64 frame tracker, which is not written yet.
 constexpr std::array<SiteRule, 4> kArm64Table = {{
@@ -108,7 +162,8 @@ constexpr std::array<SiteRule, 4> kArm64Table = {{
 // and the first argument follows it.
 constexpr uint32_t kAbi0FirstArgSpOffset = 8;
 
-static_assert(kX86Table.size() <= CGT_MAX_SITE_SLOTS && kArm64Table.size() <= CGT_MAX_SITE_SLOTS);
+static_assert(kX86Table.size() <= CGT_MAX_SITE_SLOTS && kArm64Table.size() <= CGT_MAX_SITE_SLOTS &&
+              kX86BreakdownTable.size() <= CGT_MAX_SITE_SLOTS);
 
 std::string HexBytes(std::span<const uint8_t> bytes) {
   std::string out;
@@ -161,11 +216,11 @@ bool Arm64Simulated(uint32_t w) {
 
 }  // namespace
 
-std::span<const SiteRule> SiteTable(Arch arch) {
+std::span<const SiteRule> SiteTable(Arch arch, bool breakdown) {
   if (arch == Arch::kArm64) {
     return kArm64Table;
   }
-  return kX86Table;
+  return breakdown ? std::span<const SiteRule>(kX86BreakdownTable) : kX86Table;
 }
 
 std::string_view SiteCostName(SiteCost cost) {
@@ -288,6 +343,9 @@ Result<int32_t> X86FrameAt(std::span<const InstructionInfo> insns, size_t site) 
   return static_cast<int32_t>(frame);
 }
 
+// The CALL whose return means C returned (runtime.cgocall).
+constexpr std::string_view kCReturnCallee = "runtime.asmcgocall";
+
 int CostRank(SiteCost c) {
   switch (c) {
     case SiteCost::kOptimizedNop:
@@ -301,6 +359,40 @@ int CostRank(SiteCost c) {
 }
 
 }  // namespace
+
+bool InBlockAfterCall(std::span<const InstructionInfo> insns, const CalleeNamer& namer,
+                      std::string_view callee, uint64_t vaddr) {
+  std::vector<uint64_t> jump_targets;
+  std::optional<size_t> call;
+  for (size_t i = 0; i < insns.size(); ++i) {
+    auto target = DirectTarget(insns[i]);
+    if (target && IsJump(insns[i])) {
+      jump_targets.push_back(*target);
+    }
+    if (target && IsCall(insns[i]) && namer(*target) == callee) {
+      if (call) {
+        return false;  // two CALLs: neither marks every return
+      }
+      call = i;
+    }
+  }
+  if (!call) {
+    return false;
+  }
+  for (size_t k = *call + 1; k < insns.size(); ++k) {
+    const InstructionInfo& insn = insns[k];
+    if (std::find(jump_targets.begin(), jump_targets.end(), insn.vaddr) != jump_targets.end()) {
+      return false;  // reachable without the CALL returning
+    }
+    if (insn.vaddr == vaddr) {
+      return true;
+    }
+    if (insn.is_return || IsCall(insn) || IsJump(insn) || Mnemonic(insn) == "int3") {
+      return false;
+    }
+  }
+  return false;
+}
 
 Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint32_t slot,
                                            uint64_t entry, std::span<const uint8_t> code,
@@ -334,6 +426,28 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
         }
       }
       break;
+    case SiteWhere::kEachCallTo: {
+      if (arch != Arch::kX86_64) {
+        return MakeError("{}: call-site rules are planned on x86-64 only", rule.function);
+      }
+      for (size_t i = 0; i < insns.size(); ++i) {
+        auto target = DirectTarget(insns[i]);
+        if (!target || !IsCall(insns[i]) || namer(*target) != rule.callee) {
+          continue;
+        }
+        // Such sites read nothing relative to SP (the slow path of
+        // exitsyscall lies after a RET, where the frame is not followed).
+        if (rule.fn_from == CGT_SRC_SP_WORD || rule.pc_from != CGT_SRC_NONE) {
+          return MakeError("{}: a rule for each CALL to {} cannot read the stack", rule.function,
+                           rule.callee);
+        }
+        out.push_back(make(insns[i], 0));
+      }
+      if (out.empty()) {
+        return MakeError("{} has no CALL to {}", rule.function, rule.callee);
+      }
+      break;
+    }
     case SiteWhere::kCallTo:
     case SiteWhere::kAfterCall: {
       if (arch != Arch::kX86_64) {
@@ -400,6 +514,11 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
         if (!best || CostRank(s.cost) < CostRank(best->cost)) {
           best = std::move(s);
         }
+      }
+      best->c_end = rule.ends_c && InBlockAfterCall(insns, namer, kCReturnCallee, best->vaddr);
+      if (rule.event == CGT_SE_C_END && !best->c_end) {
+        return MakeError("{} at {:#x} is not in the block right after CALL {}", rule.function,
+                         best->vaddr, kCReturnCallee);
       }
       out.push_back(std::move(*best));
       break;
@@ -469,6 +588,9 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
         s.not_preferred = reasons;
       }
       plan.descriptors[alt] = DescriptorFor(rule, sites->front().sp_to_entry, has_symtab);
+      if (sites->front().c_end) {
+        plan.descriptors[alt].flags |= CGT_SITE_F_C_END;
+      }
       plan.sites.insert(plan.sites.end(), sites->begin(), sites->end());
       event_done[event] = true;
       break;
@@ -499,6 +621,17 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
       }
     }
   }
+  // A slow path that moves frames off the thread: the call end may find
+  // its frame in `inflight` instead.
+  bool off_thread = false;
+  for (const cgt_site_desc& d : plan.descriptors) {
+    off_thread |= d.event == CGT_SE_CALL_OFF_THREAD;
+  }
+  for (cgt_site_desc& d : plan.descriptors) {
+    if (off_thread && d.event == CGT_SE_CALL_END) {
+      d.flags |= CGT_SITE_F_MAY_MOVE;
+    }
+  }
   return plan;
 }
 
@@ -506,14 +639,22 @@ bool ArgumentsOnStack(Arch arch, int go_major, int go_minor) {
   return arch == Arch::kArm64 && go_major == 1 && go_minor < 18;
 }
 
-Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only) {
+Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only, bool breakdown) {
   const ElfFile& elf = bin.elf();
+  if (breakdown && (elf.arch() != Arch::kX86_64 || entry_ret_only)) {
+    return MakeError("{}: --breakdown needs the planned x86-64 sites (runtime.exitsyscall's)",
+                     elf.path());
+  }
   CalleeNamer namer = [&bin](uint64_t target) -> std::string {
     const GoFunc* f = bin.pclntab().FuncAt(target);
     return f != nullptr && f->entry == target ? f->name : "";
   };
   std::vector<DecodedFunction> functions;
-  for (const ProbedFunction* fn : {&bin.cgocall(), &bin.cgocallback()}) {
+  std::vector<const ProbedFunction*> probed = {&bin.cgocall(), &bin.cgocallback()};
+  if (breakdown) {
+    probed.push_back(&bin.exitsyscall());
+  }
+  for (const ProbedFunction* fn : probed) {
     auto code = elf.ReadVaddr(fn->entry, fn->size);
     if (!code) {
       return MakeError("{}: cannot read {} at {:#x}: {}", elf.path(), fn->name, fn->entry,
@@ -525,8 +666,8 @@ Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only) {
     }
     functions.push_back(DecodedFunction{fn->name, fn->entry, *code, std::move(*insns)});
   }
-  auto plan = PlanDecoded(elf.arch(), SiteTable(elf.arch()), functions, namer, bin.has_symtab(),
-                          entry_ret_only);
+  auto plan = PlanDecoded(elf.arch(), SiteTable(elf.arch(), breakdown), functions, namer,
+                          bin.has_symtab(), entry_ret_only);
   if (!plan) {
     return MakeError("{}: {}", elf.path(), plan.error().message);
   }

@@ -41,6 +41,9 @@ enum class SiteWhere {
   // The cheapest instruction of the straight-line block that follows the one
   // CALL to `callee` (each is executed exactly once when the call returns).
   kAfterCall,
+  // Every CALL to `callee` in the function (at least one): sites that run
+  // at most once per call of the function, on the paths that reach them.
+  kEachCallTo,
 };
 
 // One row of the site table.
@@ -59,7 +62,12 @@ struct SiteRule {
   cgt_value_source pc_from = CGT_SRC_NONE;
   uint32_t pc_sp_off = 0;
   std::string_view why;     // shown by `inspect`
-  std::string_view callee;  // kCallTo / kAfterCall: "runtime.asmcgocall"
+  std::string_view callee;  // kCallTo / kAfterCall / kEachCallTo: "runtime.mcall"
+  // The site must mark where C returned: in the straight-line block right
+  // after the one CALL runtime.asmcgocall of the same function (checked by
+  // the planner; the descriptor then gets CGT_SITE_F_C_END). A CGT_SE_C_END
+  // row that is not there does not place; a call end just measures no c_ns.
+  bool ends_c = false;
 };
 
 // The rows for `arch`, in slot order (slot = index, < CGT_MAX_SITE_SLOTS).
@@ -67,7 +75,11 @@ struct SiteRule {
 // the planner uses the first that can be placed in the binary, and the rest
 // get no sites (their descriptors say CGT_SE_NONE). The last alternative of
 // each event is the entry / RET fallback, which every Go function has.
-std::span<const SiteRule> SiteTable(Arch arch);
+// With `breakdown` (--breakdown), x86-64 only: the call's end moves after
+// runtime.exitsyscall returns, CALL runtime.exitsyscall marks where C
+// returned, and exitsyscall's slow-path CALLs to runtime.mcall move the
+// in-flight frame off the thread; these rows have no fallbacks.
+std::span<const SiteRule> SiteTable(Arch arch, bool breakdown = false);
 
 // Names the function at a call target (link-time address); "" if unknown.
 using CalleeNamer = std::function<std::string(uint64_t target)>;
@@ -96,6 +108,7 @@ struct PlannedSite {
   std::string why;
   int32_t sp_to_entry = 0;    // SP at function entry - SP here
   bool fallback = false;      // a later alternative: the preferred row did not place
+  bool c_end = false;         // in the block right after CALL runtime.asmcgocall
   std::string not_preferred;  // why the preferred alternatives were not used
 };
 
@@ -146,7 +159,16 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
 // first argument slot above the caller's saved-LR slot.
 bool ArgumentsOnStack(Arch arch, int go_major, int go_minor);
 
-// Plans every row of the site table for `bin`. Errors name the binary.
-Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only = false);
+// Plans every row of the site table for `bin` (the --breakdown table with
+// `breakdown`). Errors name the binary.
+Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only = false,
+                           bool breakdown = false);
+
+// True when `vaddr` lies in the straight-line block that follows the one
+// CALL to `callee` in `insns`: reached only from that CALL's return, with no
+// branch, call, return or jump target in between (the site itself may be a
+// CALL). Such a site runs exactly once each time the CALL returns.
+bool InBlockAfterCall(std::span<const InstructionInfo> insns, const CalleeNamer& namer,
+                      std::string_view callee, uint64_t vaddr);
 
 }  // namespace cgotrace

@@ -18,6 +18,7 @@ struct ExporterFlags {
   int max_functions = 200;
   bool keep_caps = false;
   bool call_stacks = false;
+  bool breakdown = false;
   bool verbose = false;
   bool sample = false;
   bool exact = false;
@@ -59,6 +60,7 @@ int RunExporter(const ExporterFlags& flags) {
   opts.drop_capabilities = !flags.keep_caps;
   opts.tracer.verbose = flags.verbose;
   opts.tracer.call_stacks = flags.call_stacks;
+  opts.tracer.breakdown = flags.breakdown;
   opts.tool_version = CGOTRACE_VERSION;
   if (!flags.sample && (flags.exact || flags.frequency_given)) {
     return Usage(MakeError("{} needs --sample", flags.exact ? "--exact" : "-F"));
@@ -103,6 +105,7 @@ void RegisterExporter(CLI::App* app, std::function<int()>* run) {
                   "(default 200)");
   sub->add_flag("--keep-caps", flags->keep_caps,
                 "Do not drop capabilities after attaching (debugging only)");
+  AddBreakdownFlag(sub, &flags->breakdown);
   sub->add_flag("--call-stacks", flags->call_stacks,
                 "Capture Go call stacks, so /debug/pprof/cgo profiles show the Go callers");
   sub->add_flag("--sample", flags->sample,

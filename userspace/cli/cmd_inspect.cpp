@@ -102,20 +102,27 @@ const char* EventName(cgt_site_event event) {
       return "callback start";
     case CGT_SE_CB_END:
       return "callback end";
+    case CGT_SE_C_END:
+      return "C end";
+    case CGT_SE_CALL_OFF_THREAD:
+      return "off thread";
     default:
       return "-";
   }
 }
 
 // The sites `trace`, `stat`, `record` and `exporter` attach, with each
-// instruction's kernel path: what a probe hit costs the target.
-void PrintPlan(const GoBinary& b) {
-  auto plan = PlanSites(b);
+// instruction's kernel path: what a probe hit costs the target. The
+// --breakdown plan adds a single-stepped site per call and slow-path sites in
+// runtime.exitsyscall.
+void PrintPlan(const GoBinary& b, bool breakdown) {
+  const char* mode = breakdown ? "--breakdown" : "exact mode";
+  auto plan = PlanSites(b, false, breakdown);
   if (!plan) {
-    fmt::print("site plan:    {}\n", plan.error().message);
+    fmt::print("site plan ({}): {}\n", mode, plan.error().message);
     return;
   }
-  fmt::print("site plan (exact mode):\n");
+  fmt::print("site plan ({}):\n", mode);
   for (const PlannedSite& s : plan->sites) {
     const cgt_site_desc& d = plan->descriptors[s.slot];
     fmt::print("  {:<15} 0x{:x}  {}+0x{:<5x} {:<24} {:<12} {}{}\n",
@@ -171,7 +178,8 @@ int RunInspect(const std::string& target) {
   fmt::print("probe sites:\n");
   PrintFunction(b.elf(), b.cgocall());
   PrintFunction(b.elf(), b.cgocallback());
-  PrintPlan(b);
+  PrintPlan(b, false);
+  PrintPlan(b, true);
   std::vector<std::string> cfuncs;
   for (const GoFunc& f : b.pclntab().funcs()) {
     if (CgoSymbol s = ParseCgoSymbol(f.name); s.kind == CgoSymbolKind::kCall) {

@@ -24,6 +24,7 @@ struct RecordFlags {
   TargetFlags targets;
   std::string output = "cgotrace.data";
   bool call_stacks = false;
+  bool breakdown = false;
   uint32_t batch_events = kDefaultBatchEvents;
 };
 
@@ -88,6 +89,7 @@ int RunRecord(const RecordFlags& flags) {
     return Fail(writable.error());
   }
   opts->tracer.call_stacks = flags.call_stacks;
+  opts->tracer.breakdown = flags.breakdown;
   opts->tick_ns = kTickNs;
   RecordingHeader header = CurrentHostHeader();
   header.tool_version = CGOTRACE_VERSION;
@@ -185,6 +187,7 @@ void RegisterRecord(CLI::App* app, std::function<int()>* run) {
       "record", "Record every cgo call of the targets to a file for `cgotrace report`");
   AddTargetFlags(sub, &flags->targets);
   sub->add_option("-o,--output", flags->output, "Recording file (default cgotrace.data)");
+  AddBreakdownFlag(sub, &flags->breakdown);
   sub->add_flag("--call-stacks", flags->call_stacks,
                 "Record each call's Go call stack (for folded stacks and flame graphs)");
   sub->add_option("--batch-events", flags->batch_events,

@@ -23,6 +23,7 @@ struct StatFlags {
   std::string by = "func";
   std::string format = "text";
   bool no_hist = false;
+  bool breakdown = false;
   size_t max_rows = StatAggregator::kDefaultMaxRows;
 };
 
@@ -51,11 +52,13 @@ int RunStat(const StatFlags& flags) {
   // Goroutine and thread rows need each call's goid / tid, and --interval
   // needs each window's minimum and maximum: those take events
   // (docs/performance.md, "In-kernel aggregation").
-  const bool in_kernel = *by == GroupBy::kFunc && flags.interval.empty();
+  // --breakdown's split needs each call's c_ns and sched_ns: events too.
+  const bool in_kernel = *by == GroupBy::kFunc && flags.interval.empty() && !flags.breakdown;
   if (in_kernel) {
     opts->tracer.events = false;
     opts->tracer.aggregate = true;
   }
+  opts->tracer.breakdown = flags.breakdown;
   Session::InstallSignalHandlers();
   auto session = Session::Start(*opts);
   if (!session) {
@@ -103,6 +106,7 @@ void RegisterStat(CLI::App* app, std::function<int()>* run) {
                   "Print and reset the summary this often (100ms to 24h)");
   sub->add_option("--by", flags->by, "Group by func (default), goid or tid");
   sub->add_option("--format", flags->format, "text (default) or json");
+  AddBreakdownFlag(sub, &flags->breakdown);
   sub->add_flag("--no-hist", flags->no_hist, "Omit the per-row latency histograms");
   sub->add_option("--max-rows", flags->max_rows,
                   "Rows per table; later keys are summed into one (other) row")

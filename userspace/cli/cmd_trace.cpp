@@ -14,6 +14,7 @@ struct TraceFlags {
   bool empty_probes = false;
   bool entry_ret_sites = false;
   bool call_stacks = false;
+  bool breakdown = false;
 };
 
 int RunTrace(const TraceFlags& flags) {
@@ -28,6 +29,7 @@ int RunTrace(const TraceFlags& flags) {
   opts->tracer.empty_probes = flags.empty_probes;
   opts->tracer.entry_ret_sites = flags.entry_ret_sites;
   opts->tracer.call_stacks = flags.call_stacks;
+  opts->tracer.breakdown = flags.breakdown;
   auto out = Output::Open(flags.output);
   if (!out) {
     return Fail(out.error());
@@ -66,6 +68,7 @@ void RegisterTrace(CLI::App* app, std::function<int()>* run) {
   sub->add_option("-o,--output", flags->output, "Write events to this file instead of stdout");
   sub->add_flag("--call-stacks", flags->call_stacks,
                 "Add each call's Go call stack (innermost first) to jsonl events");
+  AddBreakdownFlag(sub, &flags->breakdown);
   sub->add_flag("--empty-probes", flags->empty_probes,
                 "Benchmark only: attach do-nothing probes at the same sites (kernel floor)");
   sub->add_flag("--entry-ret-sites", flags->entry_ret_sites,

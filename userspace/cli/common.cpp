@@ -13,6 +13,12 @@
 
 namespace cgotrace::cli {
 
+void AddBreakdownFlag(CLI::App* app, bool* breakdown) {
+  app->add_flag("--breakdown", *breakdown,
+                "Split each call into time in C and time re-entering Go (waiting for a P); "
+                "costs a single-stepped probe per call");
+}
+
 void AddTargetFlags(CLI::App* app, TargetFlags* flags) {
   app->add_option("-p,--pid", flags->pids, "Trace this running process (repeatable)");
   app->add_option("--binary", flags->binaries,

@@ -26,6 +26,8 @@ struct TargetFlags {
 };
 
 void AddTargetFlags(CLI::App* app, TargetFlags* flags);
+// --breakdown (trace, stat, record, exporter): TracerOptions::breakdown.
+void AddBreakdownFlag(CLI::App* app, bool* breakdown);
 // Validates the flags (at least one target, PIDs > 0, --duration in range).
 // Every error is a usage error (exit with Usage()).
 Result<SessionOptions> MakeSessionOptions(const TargetFlags& flags);

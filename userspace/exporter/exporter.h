@@ -117,6 +117,8 @@ class ExporterMetrics {
  private:
   struct FunctionSeries {
     Pow2Histogram duration{kDurationBaseNs, kDurationBuckets};
+    // --breakdown: time re-entering Go after C (CgoEvent::sched_ns).
+    Pow2Histogram reentry{kDurationBaseNs, kDurationBuckets};
     uint64_t callbacks = 0;
     bool has_calls = false;
   };

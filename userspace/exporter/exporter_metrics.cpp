@@ -114,14 +114,23 @@ void ExporterMetrics::Record(const CgoEvent& event) {
   }
   fn.has_calls = true;
   fn.duration.Observe(event.duration_ns);
+  if (event.sched_ns != 0) {
+    fn.reentry.Observe(event.sched_ns);
+  }
   bin.stack.Observe(event.stack_depth);
 }
 
 std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self) const {
   MetricFamily duration =
       Family("cgotrace_cgo_call_duration_seconds",
-             "Duration of cgo calls (runtime.cgocall entry to return, callbacks included)",
+             "Duration of cgo calls (time in C, callbacks included; with --breakdown also the "
+             "re-entry into Go)",
              MetricType::Histogram);
+  MetricFamily reentry = Family(
+      "cgotrace_cgo_reentry_wait_seconds",
+      "Time cgo calls spent re-entering Go after C returned (runtime.exitsyscall, waiting for a "
+      "P included); exporter --breakdown only",
+      MetricType::Histogram);
   MetricFamily callbacks =
       Family("cgotrace_cgo_callbacks_total", "C-to-Go callbacks completed, by exported Go function",
              MetricType::Counter);
@@ -138,6 +147,11 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
           ClientMetric m = WithLabels({{"binary", binary}, {"function", func}});
           m.histogram = ToPrometheus(fn.duration, 1e9);
           duration.metric.push_back(std::move(m));
+        }
+        if (fn.reentry.count() != 0) {
+          ClientMetric m = WithLabels({{"binary", binary}, {"function", func}});
+          m.histogram = ToPrometheus(fn.reentry, 1e9);
+          reentry.metric.push_back(std::move(m));
         }
         if (fn.callbacks != 0) {
           callbacks.metric.push_back(Scalar(static_cast<double>(fn.callbacks), MetricType::Counter,
@@ -171,7 +185,7 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
   }
 
   std::vector<MetricFamily> out;
-  for (MetricFamily* f : {&duration, &callbacks, &stack, &in_cgo}) {
+  for (MetricFamily* f : {&duration, &reentry, &callbacks, &stack, &in_cgo}) {
     if (!f->metric.empty()) {
       out.push_back(std::move(*f));
     }

@@ -233,7 +233,8 @@ Result<void> RecordingReader::Apply(const std::string& bytes, std::vector<Record
       b.duration_ns_size() != n || b.func_kind_size() != n || b.goid_size() != n ||
       b.tid_delta_size() != n || b.stack_depth_size() != n ||
       (b.process_size() != 0 && b.process_size() != n) ||
-      (b.stack_size() != 0 && b.stack_size() != n)) {
+      (b.stack_size() != 0 && b.stack_size() != n) || (b.c_ns_size() != 0 && b.c_ns_size() != n) ||
+      (b.sched_ns_size() != 0 && b.sched_ns_size() != n)) {
     return corrupt("columns of different lengths");
   }
   out->resize(static_cast<size_t>(n));
@@ -243,6 +244,8 @@ Result<void> RecordingReader::Apply(const std::string& bytes, std::vector<Record
     start += static_cast<uint64_t>(b.start_delta_ns(i));
     e.start_ns = start;
     e.duration_ns = b.duration_ns(i);
+    e.c_ns = b.c_ns_size() ? b.c_ns(i) : 0;
+    e.sched_ns = b.sched_ns_size() ? b.sched_ns(i) : 0;
     e.func = b.func_kind(i) >> 1;
     e.kind = (b.func_kind(i) & 1) ? EventKind::kCallback : EventKind::kCall;
     e.goid = b.goid(i);
@@ -273,6 +276,8 @@ CgoEvent RecordingReader::ToCgoEvent(const RecordedEvent& e) const {
   ev.binary_path = p.binary_path;
   ev.start_ns = e.start_ns;
   ev.duration_ns = e.duration_ns;
+  ev.c_ns = e.c_ns;
+  ev.sched_ns = e.sched_ns;
   ev.stack_depth = e.stack_depth;
   const RecordedStack& s = stacks_[e.stack];
   ev.stack = s.pcs;

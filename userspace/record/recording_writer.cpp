@@ -34,6 +34,8 @@ struct RecordingWriter::Impl {
   uint64_t prev_start = 0;
   bool batch_has_process = false;
   bool batch_has_stack = false;
+  bool batch_has_c = false;
+  bool batch_has_sched = false;
 
   std::unordered_map<std::string, uint32_t> string_ids;
   v1::Strings pending_strings;
@@ -229,6 +231,10 @@ Result<void> RecordingWriter::Add(const CgoEvent& ev) {
   d.batch.add_stack(stack);
   d.batch_has_process |= process != 0;
   d.batch_has_stack |= stack != 0;
+  d.batch.add_c_ns(ev.c_ns);
+  d.batch.add_sched_ns(ev.sched_ns);
+  d.batch_has_c |= ev.c_ns != 0;
+  d.batch_has_sched |= ev.sched_ns != 0;
   ++events_;
   if (static_cast<uint32_t>(d.batch.duration_ns_size()) >= d.batch_events) {
     return Flush();
@@ -270,6 +276,12 @@ Result<void> RecordingWriter::Flush() {
   if (!d.batch_has_stack) {
     d.batch.clear_stack();
   }
+  if (!d.batch_has_c) {
+    d.batch.clear_c_ns();
+  }
+  if (!d.batch_has_sched) {
+    d.batch.clear_sched_ns();
+  }
   rec.mutable_events()->Swap(&d.batch);
   AppendRecord(rec, &bytes);
   rec.mutable_events()->Swap(&d.batch);
@@ -277,6 +289,8 @@ Result<void> RecordingWriter::Flush() {
   d.prev_start = 0;
   d.batch_has_process = false;
   d.batch_has_stack = false;
+  d.batch_has_c = false;
+  d.batch_has_sched = false;
 
   CGT_TRY(d.WriteAll(bytes));
   bytes_ += bytes.size();

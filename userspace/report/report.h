@@ -43,6 +43,10 @@ struct TableRow {
   double percent = 0;  // of the total time of all calls
   double mean_ns = 0;
   uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0, min_ns = 0;
+  // Latency breakdown (RecordedEvent::c_ns / sched_ns) over the calls where
+  // each part was measured: time in C, and re-entering Go (--breakdown).
+  uint64_t c_count = 0, c_total_ns = 0;
+  uint64_t sched_count = 0, sched_total_ns = 0, sched_max_ns = 0;
   std::string histogram;                         // RenderLog2Ascii text, when asked for
   std::vector<std::array<uint64_t, 3>> buckets;  // [lower, upper, count], when asked for
 };

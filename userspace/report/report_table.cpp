@@ -24,7 +24,21 @@ struct Acc {
   uint64_t min = UINT64_MAX;
   uint64_t max = 0;
   std::unordered_map<uint32_t, uint64_t> buckets;
+  uint64_t c_count = 0, c_total = 0;
+  uint64_t sched_count = 0, sched_total = 0, sched_max = 0;
 
+  void Add(const RecordedEvent& e) {
+    Add(e.duration_ns);
+    if (e.c_ns != 0) {
+      ++c_count;
+      c_total += e.c_ns;
+    }
+    if (e.sched_ns != 0) {
+      ++sched_count;
+      sched_total += e.sched_ns;
+      sched_max = std::max(sched_max, e.sched_ns);
+    }
+  }
   void Add(uint64_t ns) {
     ++count;
     total += ns;
@@ -171,7 +185,7 @@ void ReportTable::Add(const RecordedEvent& e) {
         break;
     }
   }
-  (e.kind == EventKind::kCall ? d.calls : d.callbacks)[d.key].Add(e.duration_ns);
+  (e.kind == EventKind::kCall ? d.calls : d.callbacks)[d.key].Add(e);
   ++d.events;
 }
 
@@ -212,6 +226,11 @@ TableReport ReportTable::Finish() const {
       row.p99_ns = h.Quantile(0.99);
       row.min_ns = acc.min;
       row.max_ns = acc.max;
+      row.c_count = acc.c_count;
+      row.c_total_ns = acc.c_total;
+      row.sched_count = acc.sched_count;
+      row.sched_total_ns = acc.sched_total;
+      row.sched_max_ns = acc.sched_max;
       if (d.options.histograms) {
         row.histogram = RenderLog2Ascii(h, "usecs", 1000);
         for (size_t b = 0; b < LogLinearHistogram::kBuckets; ++b) {

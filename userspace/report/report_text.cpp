@@ -61,14 +61,20 @@ std::string PadRight(const std::string& s, size_t width) {
 
 std::string Percent(double p) { return fmt::format("{:.2f}%", p); }
 
-// Column titles: Time%, Count, Total, Mean, P50, P99, Max, then the keys.
+// Column titles: Time%, Count, Total, Mean, P50, P99, Max, (with a measured
+// re-entry, --breakdown: InC, ReEntry, ReEntryMax), then the keys.
 std::string Table(const std::vector<ReportKey>& sort, const std::vector<TableRow>& rows) {
   if (rows.empty()) {
     return "# (no rows to show)\n";
   }
-  constexpr size_t kStats = 7;
+  const bool split =
+      std::any_of(rows.begin(), rows.end(), [](const TableRow& r) { return r.sched_count > 0; });
+  const size_t kStats = split ? 10 : 7;
   std::vector<std::vector<std::string>> cells;
   std::vector<std::string> title = {"Time%", "Count", "Total", "Mean", "P50", "P99", "Max"};
+  if (split) {
+    title.insert(title.end(), {"InC", "ReEntry", "ReEntryMax"});
+  }
   for (ReportKey k : sort) {
     std::string name = ReportKeyName(k);
     std::transform(name.begin(), name.end(), name.begin(), ::toupper);
@@ -87,6 +93,11 @@ std::string Table(const std::vector<ReportKey>& sort, const std::vector<TableRow
         HumanDuration(row.total_ns), HumanDuration(static_cast<uint64_t>(row.mean_ns + 0.5)),
         HumanDuration(row.p50_ns),   HumanDuration(row.p99_ns),
         HumanDuration(row.max_ns)};
+    if (split) {
+      line.push_back(row.c_count ? HumanDuration(row.c_total_ns) : "-");
+      line.push_back(row.sched_count ? HumanDuration(row.sched_total_ns) : "-");
+      line.push_back(row.sched_count ? HumanDuration(row.sched_max_ns) : "-");
+    }
     line.insert(line.end(), row.key.begin(), row.key.end());
     widen(line);
     cells.push_back(std::move(line));
@@ -238,6 +249,16 @@ std::string FormatTableJson(const RecordingReader& r, const TableReport& rep) {
                      R"("min_ns":{},"p50_ns":{},"p99_ns":{},"max_ns":{})",
                      row.count, row.total_ns, row.percent, row.mean_ns, row.min_ns, row.p50_ns,
                      row.p99_ns, row.max_ns);
+      // Only where measured: older recordings read as before.
+      if (row.c_count != 0) {
+        fmt::format_to(std::back_inserter(out), R"(,"c_count":{},"c_total_ns":{})", row.c_count,
+                       row.c_total_ns);
+      }
+      if (row.sched_count != 0) {
+        fmt::format_to(std::back_inserter(out),
+                       R"(,"sched_count":{},"sched_total_ns":{},"sched_max_ns":{})",
+                       row.sched_count, row.sched_total_ns, row.sched_max_ns);
+      }
       if (!row.buckets.empty()) {
         out += R"(,"buckets":[)";
         for (size_t b = 0; b < row.buckets.size(); ++b) {

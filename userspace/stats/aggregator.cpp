@@ -28,8 +28,14 @@ bool KeyLess(GroupBy by, const std::string& a, const std::string& b) {
   return a < b;
 }
 
-StatRow MakeRow(const std::string& key, const LogLinearHistogram& hist) {
+bool HasSched(const std::vector<StatRow>& rows) {
+  return std::any_of(rows.begin(), rows.end(),
+                     [](const StatRow& r) { return r.split.sched_count > 0; });
+}
+
+StatRow MakeRow(const std::string& key, const LogLinearHistogram& hist, const StatSplit& split) {
   StatRow row;
+  row.split = split;
   row.key = key;
   row.count = hist.count();
   row.total_ns = hist.sum();
@@ -42,12 +48,13 @@ StatRow MakeRow(const std::string& key, const LogLinearHistogram& hist) {
   return row;
 }
 
-std::vector<StatRow> BuildRows(GroupBy by, const std::map<std::string, LogLinearHistogram>& groups,
-                               const LogLinearHistogram& other) {
+template <typename Acc>
+std::vector<StatRow> BuildRows(GroupBy by, const std::map<std::string, Acc>& groups,
+                               const Acc& other) {
   std::vector<StatRow> rows;
   rows.reserve(groups.size() + 1);
-  for (const auto& [key, hist] : groups) {
-    rows.push_back(MakeRow(key, hist));
+  for (const auto& [key, acc] : groups) {
+    rows.push_back(MakeRow(key, acc.hist, acc.split));
   }
   std::sort(rows.begin(), rows.end(), [by](const StatRow& a, const StatRow& b) {
     if (a.total_ns != b.total_ns) {
@@ -55,8 +62,8 @@ std::vector<StatRow> BuildRows(GroupBy by, const std::map<std::string, LogLinear
     }
     return KeyLess(by, a.key, b.key);
   });
-  if (other.count() > 0) {
-    rows.push_back(MakeRow(kOtherKey, other));
+  if (other.hist.count() > 0) {
+    rows.push_back(MakeRow(kOtherKey, other.hist, other.split));
   }
   return rows;
 }
@@ -118,17 +125,29 @@ ColumnWidths ComputeWidths(const StatSnapshot& snap) {
 }
 
 void AppendTable(std::string& out, const char* key_title, const std::vector<StatRow>& rows,
-                 const ColumnWidths& w) {
+                 const ColumnWidths& w, bool split) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{:<{}}{:>{}}", key_title, w.key, "COUNT", w.count);
   for (const char* title : {"TOTAL", "MEAN", "P50", "P90", "P99", "MAX"}) {
     fmt::format_to(it, "{:>{}}", title, w.duration);
+  }
+  if (split) {
+    for (const char* title : {"IN C", "RE-ENTRY", "RE-ENTRY MAX"}) {
+      fmt::format_to(it, "{:>{}}", title, w.duration + 2);
+    }
   }
   out += '\n';
   for (const StatRow& row : rows) {
     fmt::format_to(it, "{:<{}}{:>{}}", row.key, w.key, row.count, w.count);
     for (const std::string& cell : DurationCells(row)) {
       fmt::format_to(it, "{:>{}}", cell, w.duration);
+    }
+    if (split) {
+      const StatSplit& s = row.split;
+      fmt::format_to(it, "{:>{}}{:>{}}{:>{}}", s.c_count ? HumanDuration(s.c_total_ns) : "-",
+                     w.duration + 2, s.sched_count ? HumanDuration(s.sched_total_ns) : "-",
+                     w.duration + 2, s.sched_count ? HumanDuration(s.sched_max_ns) : "-",
+                     w.duration + 2);
     }
     out += '\n';
   }
@@ -144,9 +163,11 @@ void AppendJsonRows(std::string& out, const std::vector<StatRow>& rows) {
     }
     fmt::format_to(it,
                    R"({{"key":{},"count":{},"total_ns":{},"mean_ns":{},"p50_ns":{},)"
-                   R"("p90_ns":{},"p99_ns":{},"max_ns":{},"buckets":[)",
+                   R"("p90_ns":{},"p99_ns":{},"max_ns":{},"c_total_ns":{},"sched_count":{},)"
+                   R"("sched_total_ns":{},"sched_max_ns":{},"buckets":[)",
                    JsonQuote(row.key), row.count, row.total_ns, row.mean_ns, row.p50_ns, row.p90_ns,
-                   row.p99_ns, row.max_ns);
+                   row.p99_ns, row.max_ns, row.split.c_total_ns, row.split.sched_count,
+                   row.split.sched_total_ns, row.split.sched_max_ns);
     bool first = true;
     for (size_t i = 0; i < LogLinearHistogram::kBuckets; ++i) {
       const uint64_t n = row.hist.BucketCount(i);
@@ -175,6 +196,23 @@ Result<GroupBy> ParseGroupBy(const std::string& text) {
 
 const char* GroupByName(GroupBy by) { return ChoiceName<GroupBy>(kGroupByChoices, by).data(); }
 
+void StatSplit::Add(const CgoEvent& event) {
+  if (event.c_ns != 0) {
+    ++c_count;
+    c_total_ns += event.c_ns;
+  }
+  if (event.sched_ns != 0) {
+    ++sched_count;
+    sched_total_ns += event.sched_ns;
+    sched_max_ns = std::max(sched_max_ns, event.sched_ns);
+  }
+}
+
+void StatAggregator::Acc::Add(const CgoEvent& event) {
+  hist.Record(event.duration_ns);
+  split.Add(event);
+}
+
 void StatAggregator::Add(const CgoEvent& event) {
   std::string key;
   switch (by_) {
@@ -191,11 +229,11 @@ void StatAggregator::Add(const CgoEvent& event) {
   Table& table = event.kind == EventKind::kCallback ? callbacks_ : calls_;
   auto it = table.rows.find(key);
   if (it != table.rows.end()) {
-    it->second.Record(event.duration_ns);
+    it->second.Add(event);
   } else if (table.rows.size() < max_rows_) {
-    table.rows[std::move(key)].Record(event.duration_ns);
+    table.rows[std::move(key)].Add(event);
   } else {
-    table.other.Record(event.duration_ns);
+    table.other.Add(event);
   }
   ++events_;
 }
@@ -205,11 +243,11 @@ void StatAggregator::AddAggregate(const AggregateRow& row) {
   auto it = table.rows.find(row.func);
   LogLinearHistogram* h = nullptr;
   if (it != table.rows.end()) {
-    h = &it->second;
+    h = &it->second.hist;
   } else if (table.rows.size() < max_rows_) {
-    h = &table.rows[row.func];
+    h = &table.rows[row.func].hist;
   } else {
-    h = &table.other;
+    h = &table.other.hist;
   }
   h->AddBuckets(row.buckets, row.count, row.sum_ns, row.min_ns, row.max_ns);
   events_ += row.count;
@@ -238,10 +276,11 @@ std::string FormatStatText(const StatSnapshot& snap, bool histograms) {
   const ColumnWidths widths = ComputeWidths(snap);
   const char* key_title = KeyTitle(snap.by);
   std::string out;
-  AppendTable(out, key_title, snap.calls, widths);
+  const bool split = HasSched(snap.calls);
+  AppendTable(out, key_title, snap.calls, widths, split);
   if (!snap.callbacks.empty()) {
     out += "\ncallbacks (C -> Go):\n";
-    AppendTable(out, key_title, snap.callbacks, widths);
+    AppendTable(out, key_title, snap.callbacks, widths, false);
   }
   if (histograms) {
     for (const StatRow& row : snap.calls) {

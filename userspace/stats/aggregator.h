@@ -35,6 +35,14 @@ const char* GroupByName(GroupBy by);                    // inverse of ParseGroup
 // Key of the row that sums every key beyond max_rows.
 inline constexpr const char* kOtherKey = "(other)";
 
+// The latency breakdown of a row's calls (CgoEvent::c_ns / sched_ns), over
+// the calls where each part was measured.
+struct StatSplit {
+  uint64_t c_count = 0, c_total_ns = 0;
+  uint64_t sched_count = 0, sched_total_ns = 0, sched_max_ns = 0;
+  void Add(const CgoEvent& event);
+};
+
 struct StatRow {
   std::string key;  // function name, or goid / tid as decimal text
   uint64_t count = 0;
@@ -42,6 +50,7 @@ struct StatRow {
   double mean_ns = 0;
   uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
   LogLinearHistogram hist;
+  StatSplit split;
 };
 
 struct StatSnapshot {
@@ -76,9 +85,14 @@ class StatAggregator {
   void Reset();  // clears rows (for --interval), keeps lost total
 
  private:
+  struct Acc {
+    LogLinearHistogram hist;
+    StatSplit split;
+    void Add(const CgoEvent& event);
+  };
   struct Table {
-    std::map<std::string, LogLinearHistogram> rows;
-    LogLinearHistogram other;  // keys beyond max_rows_
+    std::map<std::string, Acc> rows;
+    Acc other;  // keys beyond max_rows_
   };
 
   GroupBy by_;
@@ -90,12 +104,15 @@ class StatAggregator {
   uint64_t unreturned_ = 0;
 };
 
-// Text table: per row count, total, mean, p50/p90/p99/max in human units,
-// then (when `histograms`) an ASCII histogram per row; a final line with
-// events, lost and unreturned counts.
+// Text table: per row count, total, mean, p50/p90/p99/max in human units
+// (plus, when any call's re-entry was measured (--breakdown), total time in
+// C, total and longest re-entry into Go), then (when `histograms`) an ASCII
+// histogram per row; a final line with events, lost and unreturned counts.
 std::string FormatStatText(const StatSnapshot& snap, bool histograms);
 // One JSON object with the same numbers (ns integers) plus the histogram
-// buckets as [lower_ns, upper_ns, count] triples (non-empty ones).
+// buckets as [lower_ns, upper_ns, count] triples (non-empty ones), and the
+// breakdown: c_total_ns, sched_count, sched_total_ns, sched_max_ns (0 where
+// not measured).
 std::string FormatStatJson(const StatSnapshot& snap);
 
 }  // namespace cgotrace

@@ -50,6 +50,8 @@ std::optional<CgoEvent> EventDecoder::Decode(std::span<const uint8_t> record) {
   ev.binary_path = b.bin->elf().path();
   ev.start_ns = raw.start_ns;
   ev.duration_ns = raw.duration_ns;
+  ev.c_ns = raw.c_ns;
+  ev.sched_ns = raw.sched_ns;
   ev.stack_depth = raw.stack_depth;
   if (raw.stack_id != CGT_NO_STACK) {
     for (uint64_t pc : StackFor(raw.stack_id)) {

@@ -59,6 +59,7 @@ struct Tracer::Impl {
 
   // The kernel's aggregation rows of `binary`, named.
   std::vector<AggregateRow> NamedAggregates(uint32_t binary) const;
+  bool breakdown = false;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
   // Frees the index, BPF state and analysis (its file mapping) of every
@@ -142,6 +143,7 @@ Result<std::unique_ptr<Tracer>> Tracer::Create(const TracerOptions& options) {
   auto impl = std::make_unique<Impl>(std::move(*obj));
   impl->entry_ret_sites = options.entry_ret_sites;
   impl->events = options.events;
+  impl->breakdown = options.breakdown;
   return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
 }
 
@@ -171,7 +173,7 @@ Result<uint32_t> Tracer::Impl::BinaryIndex(const std::string& path) {
   if (!cfg) {
     return cfg.error();
   }
-  auto plan = PlanSites(**bin, entry_ret_sites);
+  auto plan = PlanSites(**bin, entry_ret_sites, breakdown);
   if (!plan) {
     return plan.error();
   }

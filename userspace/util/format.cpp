@@ -178,6 +178,13 @@ std::string FormatEventJson(const CgoEvent& event) {
                   event.kind == EventKind::kCallback ? "cgo_callback" : "cgo_call", event.pid,
                   event.tid, event.goid, JsonQuote(event.func), JsonQuote(event.comm),
                   event.start_ns, event.duration_ns, event.stack_depth);
+  // The breakdown's parts, only where measured (include/cgotrace/event.h).
+  if (event.c_ns != 0) {
+    out += fmt::format(R"(,"c_ns":{})", event.c_ns);
+  }
+  if (event.sched_ns != 0) {
+    out += fmt::format(R"(,"sched_ns":{})", event.sched_ns);
+  }
   if (!event.frames.empty()) {
     out += R"(,"stack":[)";
     for (size_t i = 0; i < event.frames.size(); ++i) {
@@ -199,10 +206,15 @@ std::string FormatEventText(const CgoEvent& event, uint64_t t0_ns) {
   const std::string goid = fmt::format("g{}", event.goid);
   // "↳" marks a C->Go callback nested inside a cgo call.
   const std::string func = event.kind == EventKind::kCallback ? "↳ " + event.func : event.func;
-  return fmt::format("{:>{}} {:<{}} {:<{}} {:<{}} {:>{}}  depth {}", time, kTimeWidth, task,
-                     kTaskWidth, goid, kGoidWidth, func, kFuncWidth,
-                     HumanDuration(event.duration_ns), kDurationWidth,
-                     HumanBytes(event.stack_depth));
+  std::string line =
+      fmt::format("{:>{}} {:<{}} {:<{}} {:<{}} {:>{}}  depth {}", time, kTimeWidth, task,
+                  kTaskWidth, goid, kGoidWidth, func, kFuncWidth, HumanDuration(event.duration_ns),
+                  kDurationWidth, HumanBytes(event.stack_depth));
+  if (event.sched_ns != 0) {
+    line += fmt::format("  (C {}, re-entry {})", HumanDuration(event.c_ns),
+                        HumanDuration(event.sched_ns));
+  }
+  return line;
 }
 
 std::string EventTextHeader() {
