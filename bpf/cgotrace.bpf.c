@@ -745,7 +745,8 @@ static long sweep_process(void *map, struct cgt_inflight_key *key, struct cgt_in
 			  struct sweep_ctx *c)
 {
 	if (key->pid == c->pid) {
-		drop_inflight(key->site_kind, val->binary, !val->c_end_ns, CGT_STAT_UNRETURNED_EXIT);
+		drop_inflight(key->site_kind, val->binary, !val->c_end_ns,
+			      CGT_STAT_UNRETURNED_EXIT);
 		bpf_map_delete_elem(map, key);
 	}
 	return 0;
