@@ -1,7 +1,7 @@
 // Launching a command (trace/launch.h): the child is held before exec until
 // released, then runs the command; a command that cannot be executed is an
 // error naming it; an aborted child never runs it. Real processes, no root.
-#include "trace/launch.h"
+#include "process/launch.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -18,7 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "trace/process.h"
+#include "process/process.h"
 
 namespace cgotrace {
 namespace {

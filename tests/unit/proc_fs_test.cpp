@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "fake_proc_fs.h"
-#include "trace/process.h"
-#include "trace/target_watch.h"
+#include "process/process.h"
+#include "process/target_watch.h"
 #include "util/proc_fs.h"
 
 namespace cgotrace {

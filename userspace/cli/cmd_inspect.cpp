@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "offsets/go_sample_layout.h"
-#include "trace/process.h"
+#include "process/process.h"
 
 namespace cgotrace::cli {
 namespace {

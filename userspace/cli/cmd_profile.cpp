@@ -8,11 +8,11 @@
 #include "cgotrace/session.h"
 #include "commands.h"
 #include "common.h"
+#include "process/launch.h"
+#include "process/process.h"
 #include "report/flamegraph.h"
 #include "sampleview/sample_profile.h"
 #include "sampling.h"
-#include "trace/launch.h"
-#include "trace/process.h"
 #include "util/clock.h"
 #include "util/duration.h"
 

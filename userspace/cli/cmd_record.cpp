@@ -11,7 +11,7 @@
 #include "cgotrace/recording.h"
 #include "commands.h"
 #include "common.h"
-#include "trace/process.h"
+#include "process/process.h"
 #include "util/clock.h"
 #include "util/format.h"
 

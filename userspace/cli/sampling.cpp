@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "cgotrace/session.h"
+#include "process/process.h"
 #include "sample/target_process.h"
-#include "trace/process.h"
 #include "util/clock.h"
 
 namespace cgotrace::cli {

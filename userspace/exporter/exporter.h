@@ -32,7 +32,7 @@
 #include "cgotrace/result.h"
 #include "cgotrace/session.h"
 #include "cgotrace/tracer.h"
-#include "trace/process.h"
+#include "process/process.h"
 #include "util/proc_fs.h"
 
 namespace cgotrace {

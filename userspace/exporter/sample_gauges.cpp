@@ -7,8 +7,8 @@
 #include <algorithm>
 
 #include "gofile/cgo_names.h"
+#include "process/process.h"
 #include "sample/target_process.h"
-#include "trace/process.h"
 
 namespace cgotrace {
 namespace {

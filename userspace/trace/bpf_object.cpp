@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "cgotrace.skel.h"
-#include "trace/process.h"
+#include "process/process.h"
 
 namespace cgotrace {
 namespace {

@@ -7,9 +7,9 @@
 #include <atomic>
 #include <csignal>
 
-#include "trace/launch.h"
-#include "trace/process.h"
-#include "trace/target_watch.h"
+#include "process/launch.h"
+#include "process/process.h"
+#include "process/target_watch.h"
 #include "util/clock.h"
 
 namespace cgotrace {

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "process/process.h"
 #include "trace/bpf_object.h"
-#include "trace/process.h"
 
 namespace cgotrace {
 

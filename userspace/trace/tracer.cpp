@@ -8,9 +8,9 @@
 #include "binary/go_binary.h"
 #include "binary/site_plan.h"
 #include "cgotrace_abi.h"
+#include "process/process.h"
 #include "trace/bpf_object.h"
 #include "trace/event_decoder.h"
-#include "trace/process.h"
 #include "trace/site_attach.h"
 
 namespace cgotrace {

@@ -1,4 +1,4 @@
-#include "trace/target_watch.h"
+#include "process/target_watch.h"
 
 namespace cgotrace {
 

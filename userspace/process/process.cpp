@@ -1,4 +1,4 @@
-#include "trace/process.h"
+#include "process/process.h"
 
 #include <limits.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "trace/launch.h"
+#include "process/launch.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "trace/process.h"
+#include "process/process.h"
 
 namespace cgotrace {
 namespace {
