@@ -162,6 +162,11 @@ struct ExporterTargets {
 // the exporter's TargetSource. Reads /proc only through the ProcFs it is
 // given. Not thread-safe: the Session calls it on its thread with its lock
 // held. Messages go to stderr as "cgotrace: ...".
+// True for the refusals every host is full of (not a Go program, built
+// without cgo, not ELF, another architecture): discovery, exact and sampled
+// alike, stays quiet about those and logs anything else once.
+bool ExpectedRejection(const std::string& message);
+
 class ProcessDiscovery : public TargetSource {
  public:
   explicit ProcessDiscovery(const ExporterTargets& targets, const ProcFs& fs = RealProcFs());

@@ -8,7 +8,6 @@
 #include "exporter/exporter.h"
 
 namespace cgotrace {
-namespace {
 
 // Most executables on a host are not Go programs with cgo; saying so for each
 // would drown the log. Anything else (an unsupported Go version, a failed
@@ -22,8 +21,6 @@ bool ExpectedRejection(const std::string& message) {
   }
   return false;
 }
-
-}  // namespace
 
 ProcessDiscovery::ProcessDiscovery(const ExporterTargets& targets, const ProcFs& fs)
     : targets_(targets), fs_(fs), self_(getpid()) {}

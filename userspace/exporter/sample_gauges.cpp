@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "exporter/exporter.h"
 #include "gofile/cgo_names.h"
 #include "process/process.h"
 #include "sample/target_process.h"
@@ -33,18 +34,6 @@ MetricFamily GaugeFamily(const char* name, const char* help) {
   f.help = help;
   f.type = MetricType::Gauge;
   return f;
-}
-
-// Same quiet list as the exact mode's discovery: most executables on a host
-// are not Go programs with cgo.
-bool ExpectedRejection(const std::string& message) {
-  for (const char* quiet : {"not a Go binary", "built without cgo", "ELF", "not a regular file",
-                            "unsupported architecture"}) {
-    if (message.find(quiet) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
