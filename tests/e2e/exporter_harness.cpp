@@ -64,6 +64,28 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
   return out;
 }
 
+NamespacedExporter StartExporterInPidNamespace(const TempDir& dir,
+                                               const std::vector<std::string>& args) {
+  NamespacedExporter out{StartExporter(
+      dir, "exporter", args, {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"})};
+  if (out.ex.port <= 0) {
+    ADD_FAILURE() << "the exporter did not serve: " << out.ex.proc.Describe();
+    return out;
+  }
+  if (!out.ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo",
+                               10s)) {
+    ADD_FAILURE() << out.ex.proc.Describe();
+    return out;
+  }
+  std::vector<pid_t> children = ChildrenOf(out.ex.proc.pid());
+  if (children.size() != 1u) {
+    ADD_FAILURE() << "unshare has " << children.size() << " children, not 1 (the exporter)";
+    return out;
+  }
+  out.pid = children[0];
+  return out;
+}
+
 std::map<std::string, double> Scrape(const TempDir& dir, const RunningExporter& ex) {
   std::string error;
   auto body = HttpGet(dir, ex.url(), &error);

@@ -30,6 +30,17 @@ RunningExporter StartExporter(const TempDir& dir, const std::string& name,
                               const std::vector<std::string>& args,
                               const std::vector<std::string>& prefix = {});
 
+// An exporter (`args`, e.g. --all-go) in a private PID namespace (unshare
+// --pid --fork --mount-proc --kill-child), started and waiting for Go
+// processes. `pid` is the exporter itself, unshare's one child; 0 when it
+// did not get there (the failure is recorded).
+struct NamespacedExporter {
+  RunningExporter ex;
+  pid_t pid = 0;
+};
+NamespacedExporter StartExporterInPidNamespace(const TempDir& dir,
+                                               const std::vector<std::string>& args);
+
 // GET `url` with curl; nullopt (and *error) on any failure.
 std::optional<std::string> HttpGet(const TempDir& dir, const std::string& url, std::string* error);
 

@@ -260,18 +260,14 @@ TEST_F(ExporterSampleTest, SampleFollowsProcessesOfABinary) {
 // of the host is touched).
 TEST_F(ExporterSampleTest, SampleAllGoInAPidNamespace) {
   const std::string exe = PrivateCopy(dir_, "incgo", "allgo-sample");
-  RunningExporter ex =
-      StartExporter(dir_, "exporter", {"--all-go", "--sample", "--rescan", "200ms"},
-                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
-  ASSERT_GT(ex.port, 0);
-  ASSERT_TRUE(
-      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo", 10s))
-      << ex.proc.Describe();
-  std::vector<pid_t> children = ChildrenOf(ex.proc.pid());
-  ASSERT_EQ(children.size(), 1u) << "unshare's child, the exporter";
+  NamespacedExporter ns =
+      StartExporterInPidNamespace(dir_, {"--all-go", "--sample", "--rescan", "200ms"});
+  ASSERT_GT(ns.pid, 0);
+  RunningExporter& ex = ns.ex;
+  const pid_t exporter_pid = ns.pid;
   Json truth;
   Process app = StartIncgo(dir_, exe, "app", 4, &truth,
-                           {"nsenter", "-t", std::to_string(children[0]), "-p", "--"});
+                           {"nsenter", "-t", std::to_string(exporter_pid), "-p", "--"});
   std::map<std::string, double> s;
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -288,7 +284,7 @@ TEST_F(ExporterSampleTest, SampleAllGoInAPidNamespace) {
   ASSERT_TRUE(WaitUntil(
       [&] { return SampleOr(Scrape(dir_, ex), "cgotrace_processes_sampled", -1) == 0; }, 10s))
       << ex.proc.Describe();
-  ASSERT_EQ(kill(children[0], SIGTERM), 0);
+  ASSERT_EQ(kill(exporter_pid, SIGTERM), 0);
   EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
 }
 

@@ -335,16 +335,10 @@ TEST_F(ExporterTest, ReplacedFileIsDetachedOnceItsLastProcessIsGone) {
 // few ran at once. Now the limit counts binaries traced at the same time:
 // more distinct executables than slots, one after another, are all traced.
 TEST_F(ExporterTest, AllGoReleasesBinariesWhoseProcessesAreGone) {
-  RunningExporter ex =
-      StartExporter(dir_, "exporter", {"--all-go", "--rescan", "100ms"},
-                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
-  ASSERT_GT(ex.port, 0);
-  ASSERT_TRUE(
-      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo", 10s))
-      << ex.proc.Describe();
-  std::vector<pid_t> children = ChildrenOf(ex.proc.pid());
-  ASSERT_EQ(children.size(), 1u) << "unshare's child, the exporter";
-  const pid_t exporter_pid = children[0];
+  NamespacedExporter ns = StartExporterInPidNamespace(dir_, {"--all-go", "--rescan", "100ms"});
+  ASSERT_GT(ns.pid, 0);
+  RunningExporter& ex = ns.ex;
+  const pid_t exporter_pid = ns.pid;
 
   const int kBinaries = CGT_MAX_BINARIES + 4;
   for (int k = 0; k < kBinaries; ++k) {
@@ -399,16 +393,10 @@ TEST_F(ExporterTest, AllGoReleasesBinariesWhoseProcessesAreGone) {
 // is touched): processes appear, get attached by PID, exit, get detached.
 TEST_F(ExporterTest, AllGoAttachesAndDetachesProcessesAsTheyComeAndGo) {
   const std::string app = PrivateCopy(dir_, "cgocalls", "allgo-app");
-  RunningExporter ex =
-      StartExporter(dir_, "exporter", {"--all-go", "--rescan", "300ms"},
-                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
-  ASSERT_GT(ex.port, 0);
-  ASSERT_TRUE(
-      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo", 10s))
-      << ex.proc.Describe();
-  std::vector<pid_t> children = ChildrenOf(ex.proc.pid());
-  ASSERT_EQ(children.size(), 1u) << "unshare's child, the exporter";
-  const pid_t exporter_pid = children[0];
+  NamespacedExporter ns = StartExporterInPidNamespace(dir_, {"--all-go", "--rescan", "300ms"});
+  ASSERT_GT(ns.pid, 0);
+  RunningExporter& ex = ns.ex;
+  const pid_t exporter_pid = ns.pid;
   auto before = Scrape(dir_, ex);
   EXPECT_EQ(SampleOr(before, "cgotrace_probes_attached", -1), 0);
   EXPECT_EQ(SampleOr(before, "cgotrace_processes_traced", -1), 0);

@@ -103,16 +103,10 @@ struct ExeRun {
 };
 
 TEST_F(LongRunTest, AllGoExporterOverManyExecutables) {
-  RunningExporter ex =
-      StartExporter(dir_, "exporter", {"--all-go", "--rescan", "100ms"},
-                    {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"});
-  ASSERT_GT(ex.port, 0);
-  ASSERT_TRUE(
-      ex.proc.WaitForLine(Stream::kStderr, "cgotrace: waiting for Go processes with cgo", 10s))
-      << ex.proc.Describe();
-  std::vector<pid_t> children = ChildrenOf(ex.proc.pid());
-  ASSERT_EQ(children.size(), 1u) << "unshare's child, the exporter";
-  const pid_t exporter = children[0];
+  NamespacedExporter ns = StartExporterInPidNamespace(dir_, {"--all-go", "--rescan", "100ms"});
+  ASSERT_GT(ns.pid, 0);
+  RunningExporter& ex = ns.ex;
+  const pid_t exporter = ns.pid;
   const Figures at_start = Measure(exporter);
   Figures after_first_wave;
 
