@@ -32,8 +32,13 @@ const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /* Capture the Go call stack of each cgo call site (record --call-stacks). */
 const volatile __u32 capture_stacks = 0;
-/* What an end site produces: CGT_OUT_EVENTS and/or CGT_OUT_AGGREGATE. */
+/* What an end site produces: CGT_OUT_EVENTS, CGT_OUT_AGGREGATE, CGT_OUT_EXPORT. */
 const volatile __u32 outputs = CGT_OUT_EVENTS;
+/* With CGT_OUT_EVENTS: whether events are wanted now. Not rodata: userspace
+ * flips it in the mmapped .data while probes stay attached (the exporter
+ * wants events only while a /debug/pprof/cgo window is open). A start that
+ * saw it off reads no goid, and its call makes no event. */
+volatile __u32 events_on = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -92,6 +97,17 @@ struct {
 
 /* The value a new key of `aggregates` starts from (never written). */
 static struct cgt_agg_value agg_initial = {.min_ns = ~0ULL};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CGT_MAX_EXPORT_KEYS);
+	__type(key, struct cgt_agg_key);
+	__type(value, struct cgt_export_value);
+} export_rows SEC(".maps");
+
+/* The value a new key of `export_rows` starts from (never written). */
+static struct cgt_export_value export_initial;
 
 /* Deduplicated user stacks. The kernel walks frame pointers, which Go keeps
  * on amd64 and arm64; since Linux 6.12 a uprobe at a function's first
@@ -201,6 +217,52 @@ static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 
 	stat_inc(CGT_STAT_AGGREGATED);
 }
 
+/* Adds value `v` to the `export_rows` row of `key`, in the exporter's
+ * bucket of bound base * 2^k. */
+static __always_inline void export_add(struct cgt_agg_key *key, __u64 v, __u64 base, __u32 bounds)
+{
+	struct cgt_export_value *row = bpf_map_lookup_elem(&export_rows, key);
+	__u32 b;
+
+	if (!row) {
+		bpf_map_update_elem(&export_rows, key, &export_initial, BPF_NOEXIST);
+		row = bpf_map_lookup_elem(&export_rows, key);
+		if (!row) {
+			stat_inc(CGT_STAT_AGG_FULL);
+			return;
+		}
+	}
+	b = cgt_pow2_bucket(v, base, bounds);
+	if (b >= CGT_XP_BUCKETS)
+		return;
+	__sync_fetch_and_add(&row->count, 1);
+	__sync_fetch_and_add(&row->sum, v);
+	__sync_fetch_and_add(&row->buckets[b], 1);
+}
+
+/* The exporter's rows of one completed call: its duration by function and,
+ * for calls, the goroutine's stack depth by binary. */
+static __always_inline void export_call(__u32 binary, __u32 kind, __u64 fn, __u64 caller_pc,
+					__u64 duration, __u32 depth)
+{
+	struct cgt_agg_key key = {.binary = binary, .kind = kind, .fn = fn, .caller_pc = caller_pc};
+
+	stat_inc(CGT_STAT_AGGREGATED);
+	export_add(&key, duration, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
+	if (kind != CGT_EV_CALL)
+		return;
+	key.kind = CGT_XK_STACK_DEPTH;
+	key.fn = 0;
+	key.caller_pc = 0;
+	export_add(&key, depth, CGT_XP_STACK_BASE, CGT_XP_STACK_BOUNDS);
+}
+
+/* Whether an end makes an event now. */
+static __always_inline int events_wanted(void)
+{
+	return (outputs & CGT_OUT_EVENTS) && events_on;
+}
+
 /* An in-flight call or callback whose end will never run: a call leaves
  * in_cgo (unless `in_c` is 0: with --breakdown its C part ended already) and
  * is counted by `cause` (enum cgt_stat), a callback as an unreturned
@@ -234,6 +296,17 @@ static __always_inline void current_ids(__u32 *pid, __u32 *tid)
 	*tid = (__u32)id;
 }
 
+/* The frame at `sp` as a depth below the goroutine's stack top `hi`.
+ * Returns 0 on success. */
+static __always_inline int stack_depth(__u64 hi, __u64 sp, __u32 *depth)
+{
+	/* Go stacks are at most 1 GiB (runtime.maxstacksize on 64-bit). */
+	if (hi <= sp || hi - sp > (1ULL << 30))
+		return -1;
+	*depth = (__u32)(hi - sp);
+	return 0;
+}
+
 /* Reads goid and the probed frame's depth below g.stack.hi. Returns 0 on
  * success. The whole prefix of runtime.g is read at once: each user-memory
  * read costs a fault-safe copy. */
@@ -265,25 +338,44 @@ static __always_inline int read_goroutine(const cgt_regs *regs, const struct cgt
 		return -1;
 	*goid = prefix[goid_word];
 	hi = prefix[hi_word];
-	/* Go stacks are at most 1 GiB (runtime.maxstacksize on 64-bit). */
-	if (hi <= sp || hi - sp > (1ULL << 30))
+	return stack_depth(hi, sp, depth);
+}
+
+/* Reads only the probed frame's depth below g.stack.hi: one word of
+ * runtime.g (the exporter between profile windows needs no goid). */
+static __always_inline int read_depth(const cgt_regs *regs, const struct cgt_binary_config *cfg,
+				      const struct cgt_site_desc *site, __u32 *depth)
+{
+	__u64 g = CGT_REG_G(regs);
+	__u64 sp = CGT_REG_SP(regs) + (__s64)site->sp_to_entry;
+	__u64 hi;
+
+	if (!g || bpf_probe_read_user(&hi, sizeof(hi), (void *)(g + cfg->g_stack_hi)))
 		return -1;
-	*depth = (__u32)(hi - sp);
-	return 0;
+	return stack_depth(hi, sp, depth);
+}
+
+/* Whether a task-storage start reads the stack depth: for events and for
+ * the exporter's depth histogram, not for `stat`. */
+static __always_inline int depth_wanted(int with_goid)
+{
+	return with_goid || (outputs & CGT_OUT_EXPORT);
 }
 
 /* What a task-storage start needs of the goroutine. Events carry goid and
- * stack depth, which cost a user-memory read of runtime.g; aggregation needs
- * neither (the end matches its frame by the g register), so without events
- * the start reads no user memory at all. */
+ * stack depth (`with_goid`: one user-memory read of runtime.g's prefix); the
+ * exporter's rows need the depth only (one word); `stat` needs neither (the
+ * end matches its frame by the g register) and reads no user memory. */
 static __always_inline int start_goroutine(const cgt_regs *regs,
 					   const struct cgt_binary_config *cfg,
-					   const struct cgt_site_desc *site, __u64 *goid,
-					   __u32 *depth)
+					   const struct cgt_site_desc *site, int with_goid,
+					   __u64 *goid, __u32 *depth)
 {
-	if (outputs & CGT_OUT_EVENTS)
+	if (with_goid)
 		return read_goroutine(regs, cfg, site, goid, depth);
 	*goid = 0;
+	if (outputs & CGT_OUT_EXPORT)
+		return read_depth(regs, cfg, site, depth);
 	*depth = 0;
 	return CGT_REG_G(regs) ? 0 : -1;
 }
@@ -387,7 +479,9 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 		in_cgo_add(binary, -1);
 	if (outputs & CGT_OUT_AGGREGATE)
 		aggregate(binary, kind, val->fn, val->caller_pc, now - val->start_ns);
-	if (!(outputs & CGT_OUT_EVENTS)) {
+	if (outputs & CGT_OUT_EXPORT)
+		export_call(binary, kind, val->fn, val->caller_pc, now - val->start_ns, key.depth);
+	if (!events_wanted()) {
 		bpf_map_delete_elem(&inflight, &key);
 		return;
 	}
@@ -458,8 +552,8 @@ static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid,
  * start is deeper than the frames it nests in). A frame of another goroutine,
  * or of this one at the new start's depth or deeper, was abandoned: a Go
  * panic unwound through C and was recovered above the call. */
-static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g, __u64 goid,
-					      __u32 depth)
+static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g, int with_goid,
+					      __u64 goid, __u32 depth)
 {
 	struct cgt_task_frame *f;
 	__u32 i;
@@ -468,11 +562,14 @@ static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g
 		if (st->top == 0 || st->top > CGT_TASK_FRAMES)
 			return;
 		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
-		/* Without events the start reads neither goid nor depth: then
-		 * only another goroutine's frames are known to be abandoned,
-		 * this goroutine's go when its thread exits. */
+		/* `stat` reads neither goid nor depth: then only another
+		 * goroutine's frames are known to be abandoned, this
+		 * goroutine's go when its thread exits. The exporter reads
+		 * the goid only while events are on; the g pointer names the
+		 * goroutine, the goid only guards against a reused g. */
 		if (f->g == g &&
-		    (!(outputs & CGT_OUT_EVENTS) || (f->goid == goid && f->depth < depth)))
+		    (!depth_wanted(with_goid) ||
+		     (f->depth < depth && (!with_goid || !f->has_goid || f->goid == goid))))
 			return;
 		drop_inflight(f->kind, f->binary, !f->c_end_ns, CGT_STAT_UNRETURNED_PANIC);
 		st->top--;
@@ -486,11 +583,12 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 {
 	struct cgt_task_state *st;
 	struct cgt_task_frame *f;
+	int with_goid = events_wanted();
 	__u64 goid, bias;
 	__u32 depth;
 
 	stat_inc(CGT_STAT_ENTRIES);
-	if (start_goroutine(ctx, cfg, site, &goid, &depth)) {
+	if (start_goroutine(ctx, cfg, site, with_goid, &goid, &depth)) {
 		stat_inc(CGT_STAT_READ_FAIL);
 		return;
 	}
@@ -498,7 +596,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
-	drop_stale_frames(st, CGT_REG_G(ctx), goid, depth);
+	drop_stale_frames(st, CGT_REG_G(ctx), with_goid, goid, depth);
 	f = &st->frames[st->top & (CGT_TASK_FRAMES - 1)];
 	if (st->top >= CGT_TASK_FRAMES) {
 		stat_inc(CGT_STAT_INFLIGHT_OVERFLOW);
@@ -512,6 +610,7 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 		f->caller_pc = read_value(ctx, site->pc_from, site->pc_sp_off) - bias;
 	f->g = CGT_REG_G(ctx);
 	f->goid = goid;
+	f->has_goid = with_goid != 0;
 	f->depth = depth;
 	f->kind = kind;
 	f->binary = binary;
@@ -611,7 +710,9 @@ static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, 
 	}
 	if (outputs & CGT_OUT_AGGREGATE)
 		aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
-	if (!(outputs & CGT_OUT_EVENTS))
+	if (outputs & CGT_OUT_EXPORT)
+		export_call(binary, kind, f->fn, f->caller_pc, now - f->start_ns, f->depth);
+	if (!events_wanted() || !f->has_goid)
 		return;
 	current_ids(&pid, &tid);
 	emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias, f->goid,

@@ -163,7 +163,11 @@ struct cgt_task_frame {
 	cgt_u64 goid;
 	cgt_u32 depth;
 	cgt_u32 stack_id;
-	cgt_u32 kind;	  /* enum cgt_event_kind */
+	cgt_u16 kind; /* enum cgt_event_kind */
+	/* goid was read at the start: only such frames become events (the
+	 * exporter turns events on while a profile window is open, and a call
+	 * that began before has no goid). */
+	cgt_u16 has_goid;
 	cgt_u32 binary;	  /* binary index: whose in_cgo a dropped frame leaves */
 	cgt_u64 c_end_ns; /* --breakdown: when C returned (CGT_SE_C_END); 0 before */
 };
@@ -266,6 +270,7 @@ struct cgt_inflight {
  */
 #define CGT_OUT_EVENTS 1u    /* a cgt_event per call in the ring buffer */
 #define CGT_OUT_AGGREGATE 2u /* a count in `aggregates` per call */
+#define CGT_OUT_EXPORT 4u    /* a count in `export_rows` per call (exporter) */
 
 /* Distinct keys in `aggregates`; a call of a key beyond that is counted as
  * CGT_STAT_AGG_FULL, never silently dropped. */
@@ -381,6 +386,51 @@ struct cgt_agg_value {
 	cgt_u64 buckets[CGT_HIST_BUCKETS]; /* cgt_hist_bucket_bounded(duration) */
 };
 
+/*
+ * In-kernel aggregation for the exporter (CGT_OUT_EXPORT): the end site adds
+ * each call to `export_rows`, keyed like `aggregates` (cgt_agg_key), with
+ * the Prometheus histogram the exporter publishes, not a log-linear one: the
+ * kernel's bucket edges *are* the published `le` bounds, so the exposition
+ * is the map's counts summed cumulatively, exact by construction. Bucket k
+ * (k < bounds) holds values base * 2^(k-1) < v <= base * 2^k (bucket 0: v <=
+ * base), bucket `bounds` the rest (+Inf): Prometheus' inclusive upper bound.
+ * Key kinds: CGT_EV_CALL and CGT_EV_CALLBACK rows per (fn, caller_pc), and
+ * one CGT_XK_STACK_DEPTH row per binary (fn = caller_pc = 0) for the
+ * goroutine stack depth at each call.
+ */
+#define CGT_XK_STACK_DEPTH 3u
+/* Distinct keys of `export_rows` (up to 64 binaries x the exporter's 200
+ * functions, and a depth row each); beyond, counted as CGT_STAT_AGG_FULL. */
+#define CGT_MAX_EXPORT_KEYS 16384
+/* Call durations: bounds 100 ns * 2^k, k = 0..27 (0.1 us to 13.4 s). */
+#define CGT_XP_DURATION_BASE 100
+#define CGT_XP_DURATION_BOUNDS 28
+/* Goroutine stack depth: 128 B * 2^k, k = 0..23 (up to Go's 1 GiB). */
+#define CGT_XP_STACK_BASE 128
+#define CGT_XP_STACK_BOUNDS 24
+/* Counts per row: the bounds of either histogram and +Inf. */
+#define CGT_XP_BUCKETS 32
+
+/* Index of the smallest bound base * 2^k >= v, or `bounds` (+Inf). Bounds
+ * are multiples of base, so v <= base * 2^k exactly when ceil(v / base) <=
+ * 2^k; ceil(v / base) - 1 = (v - 1) / base for v >= 1. Integer arithmetic
+ * only: a value on a bound is in that bound's bucket. */
+static inline cgt_u32 cgt_pow2_bucket(cgt_u64 v, cgt_u64 base, cgt_u32 bounds)
+{
+	cgt_u32 k;
+
+	if (v <= base)
+		return 0;
+	k = cgt_msb64((v - 1) / base) + 1;
+	return k < bounds ? k : bounds;
+}
+
+struct cgt_export_value {
+	cgt_u64 count;
+	cgt_u64 sum;			 /* ns or bytes; wraps after 584 years of summed calls */
+	cgt_u64 buckets[CGT_XP_BUCKETS]; /* cgt_pow2_bucket(v, base, bounds) */
+};
+
 /* `in_cgo` array map, index = binary index: how many calls of that binary
  * are inside runtime.cgocall right now (start seen, end not yet). Each
  * call runs on one OS thread, so this is the number of threads in C. */
@@ -425,6 +475,10 @@ CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 48, "cgt_inflight");
 CGT_STATIC_ASSERT(sizeof(struct cgt_agg_key) == 24, "cgt_agg_key");
 CGT_STATIC_ASSERT(sizeof(struct cgt_agg_value) == 32 + 8 * CGT_HIST_BUCKETS, "cgt_agg_value");
+CGT_STATIC_ASSERT(sizeof(struct cgt_export_value) == 16 + 8 * CGT_XP_BUCKETS, "cgt_export_value");
+CGT_STATIC_ASSERT(CGT_XP_DURATION_BOUNDS < CGT_XP_BUCKETS && CGT_XP_STACK_BOUNDS < CGT_XP_BUCKETS,
+		  "cgt_export_value: a bucket per bound and +Inf");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_task_frame, has_goid) == 58, "cgt_task_frame.has_goid");
 CGT_STATIC_ASSERT(CGT_HIST_BUCKETS == 2240, "cgt_agg_value: update docs/performance.md (memory)");
 /* The cookie holds the binary index and slot in 8 bits each. */
 CGT_STATIC_ASSERT(CGT_MAX_BINARIES <= 256, "binary index must fit the cookie");

@@ -87,6 +87,10 @@ class Session {
     return fn(static_cast<const Tracer&>(*tracer_));
   }
 
+  // Turns the tracer's per-call events on or off (Tracer::SetEventsEnabled);
+  // from any thread, without the session's lock.
+  void SetEventsEnabled(bool on) { tracer_->SetEventsEnabled(on); }
+
   // Launch mode: the command's exit status (128+signal if killed), or -1.
   int child_status() const { return child_status_; }
   // Launch mode: true when the session ended the command itself (a signal

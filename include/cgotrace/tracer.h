@@ -46,6 +46,13 @@ struct TracerOptions {
   // events, starts read no goroutine memory (no goid, no stack depth).
   bool events = true;
   bool aggregate = false;
+  // The exporter's rows (Tracer::ExportRows): each call counted in the
+  // kernel in the exporter's own histogram buckets, and the goroutine stack
+  // depth per binary; the start reads one word of runtime.g (the depth).
+  bool export_rows = false;
+  // With `events`: whether they flow from the start. Off, starts read no
+  // goid and ends write nothing until Tracer::SetEventsEnabled(true).
+  bool events_enabled = true;
   // Latency breakdown (CgoEvent::sched_ns): end each call after
   // runtime.exitsyscall returns. Costs a single-stepped probe per call
   // (docs/performance.md); x86-64 planned sites only.
@@ -64,6 +71,21 @@ struct AggregateRow {
   uint64_t sum_ns = 0;
   uint64_t min_ns = 0;
   uint64_t max_ns = 0;
+  std::vector<uint64_t> buckets;
+};
+
+// The exporter's kernel rows (TracerOptions::export_rows): cumulative, of
+// one (binary, kind, function), or the stack depth of one binary's calls.
+// `buckets` has CGT_XP_BUCKETS counts, index cgt_pow2_bucket(value, base,
+// bounds) of bpf/cgotrace_abi.h with the base and bounds of the kind
+// (CGT_XP_DURATION_* for calls and callbacks, CGT_XP_STACK_* for depth).
+struct ExportRow {
+  enum class Kind { kCall, kCallback, kStackDepth };
+  Kind kind = Kind::kCall;
+  std::string func;  // named as CgoEvent::func; "" for kStackDepth
+  std::string comm;  // as CgoEvent::comm
+  uint64_t count = 0;
+  uint64_t sum = 0;  // ns, or bytes for kStackDepth
   std::vector<uint64_t> buckets;
 };
 
@@ -178,6 +200,16 @@ class Tracer final : public TargetAttacher {
   // released (their rows are kept when their processes are gone). Empty
   // without aggregation.
   std::vector<AggregateRow> Aggregates() const;
+  // Every call counted for the exporter so far (TracerOptions::export_rows):
+  // rows of binaries traced now, and of released ones summed by (comm, kind,
+  // function), so what is kept grows with distinct names, not with
+  // processes. Empty without export_rows.
+  std::vector<ExportRow> ExportRows() const;
+
+  // Turns per-call events on or off (TracerOptions::events_enabled) while
+  // the probes stay attached. Unlike the rest of the Tracer, safe to call
+  // from any thread at any time: one store the BPF programs read at each hit.
+  void SetEventsEnabled(bool on);
 
  private:
   struct Impl;

@@ -156,6 +156,61 @@ TEST_F(ExporterTest, PrometheusScrapesExactCountsOfAProcess) {
   EXPECT_NE(ex.proc.Stderr().find("cgotrace: stopping"), std::string::npos) << ex.proc.Describe();
 }
 
+// The steady state (no /debug/pprof/cgo window open) counts every call in the
+// kernel: exact counts with not one record through the ring buffer, and the
+// stack-depth histogram holds one observation per call.
+TEST_F(ExporterTest, SteadyStateCountsInTheKernelWithoutAnEventPerCall) {
+  const std::string truth_path = dir_.File("truth.json");
+  Process app = Process::Start(
+      {Fixture("cgocalls"), "-wait-signal", "-scenarios=fast,callback", "-goroutines=3",
+       "-calls=400", "-callbacks=3", "-callback-calls=4", "-truth", truth_path, "-linger=30s"},
+      dir_.File("app.out"), dir_.File("app.err"));
+  ASSERT_TRUE(app.WaitForLine(Stream::kStdout, "READY", 10s)) << app.Describe();
+  RunningExporter ex =
+      StartExporter(dir_, "exporter", {"-p", std::to_string(app.pid()), "--rescan", "500ms"});
+  ASSERT_GT(ex.port, 0);
+  ASSERT_TRUE(ex.proc.WaitForLine(Stream::kStderr, "cgotrace: attached", 5s)) << ex.proc.Describe();
+  app.Signal(SIGUSR1);
+  ASSERT_TRUE(app.WaitForLine(Stream::kStdout, "DONE", 30s)) << app.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+  const int64_t fast = TruthCalls(*truth, "fast_add");
+  const int64_t callbacks = TruthCallbacks(*truth);
+  ASSERT_GT(fast, 0);
+  ASSERT_GT(callbacks, 0);
+
+  std::map<std::string, double> m;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        m = Scrape(dir_, ex);
+        return SampleOr(m, FastCountKey("cgocalls"), -1) == static_cast<double>(fast);
+      },
+      10s))
+      << SampleOr(m, FastCountKey("cgocalls"), -1) << " != " << fast << "\n"
+      << ex.proc.Describe();
+  EXPECT_EQ(SampleOr(m, CallbacksKey("cgocalls"), -1), static_cast<double>(callbacks));
+  double calls = 0;
+  for (const auto& [key, value] : m) {
+    if (key.starts_with("cgotrace_cgo_call_duration_seconds_count{binary=\"cgocalls\"")) {
+      calls += value;
+    }
+  }
+  EXPECT_EQ(SampleOr(m, R"(cgotrace_goroutine_stack_depth_bytes_count{binary="cgocalls"})", -1),
+            calls);
+  EXPECT_EQ(SampleOr(m, "cgotrace_calls_counted_in_kernel_total", -1),
+            calls + static_cast<double>(callbacks));
+  EXPECT_EQ(SampleOr(m, "cgotrace_ringbuf_events_total", -1), 0) << "an event per call";
+  EXPECT_EQ(SampleOr(m, "cgotrace_calls_not_counted_total", -1), 0);
+  EXPECT_EQ(SampleOr(m, "cgotrace_events_lost_total", -1), 0);
+  EXPECT_EQ(SampleOr(m, R"(cgotrace_threads_in_cgo{binary="cgocalls"})", -1), 0);
+
+  ex.proc.Signal(SIGTERM);
+  EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
+  app.Signal(SIGTERM);
+  EXPECT_TRUE(app.Wait(10s)) << app.Describe();
+}
+
 // --binary: processes of the file start and exit; every call is counted once,
 // the gauges follow, and probes do not pile up.
 TEST_F(ExporterTest, BinaryTargetFollowsProcessChurn) {

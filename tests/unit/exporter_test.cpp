@@ -341,6 +341,57 @@ TEST(ExporterMetricsTest, ReentryWaitOnlyForCallsWithABreakdown) {
             "1");
 }
 
+// The kernel's export_rows bucket each value with cgt_pow2_bucket into the
+// published bounds: rows built that way (as BPF does, here in userspace from
+// the same header) give the same exposition, byte for byte, as the events
+// they count, cap and "other" included.
+ExportRow KernelRow(ExportRow::Kind kind, const std::string& comm, const std::string& func,
+                    const std::vector<uint64_t>& values) {
+  const bool depth = kind == ExportRow::Kind::kStackDepth;
+  ExportRow row;
+  row.kind = kind;
+  row.comm = comm;
+  row.func = func;
+  row.buckets.assign(CGT_XP_BUCKETS, 0);
+  for (uint64_t v : values) {
+    ++row.buckets[cgt_pow2_bucket(v, depth ? CGT_XP_STACK_BASE : CGT_XP_DURATION_BASE,
+                                  depth ? CGT_XP_STACK_BOUNDS : CGT_XP_DURATION_BOUNDS)];
+    ++row.count;
+    row.sum += v;
+  }
+  return row;
+}
+
+TEST(ExporterMetricsTest, KernelRowsExposeWhatTheirEventsWould) {
+  const std::vector<uint64_t> durations = {0,      100,    101,    1600,        1601,
+                                           102399, 102400, 102401, 13421772800, 13421772801};
+  const std::vector<uint64_t> depths = {0, 128, 129, 2048, 1u << 30, (1u << 30) + 1};
+  ExporterMetrics from_events(2);
+  std::vector<ExportRow> rows;
+  for (const char* f : {"a", "b", "c"}) {  // "c" is past the cap of 2: "other"
+    for (size_t i = 0; i < durations.size(); ++i) {
+      from_events.Record(Call("app", f, durations[i], static_cast<uint32_t>(depths[i % 6])));
+    }
+    rows.push_back(KernelRow(ExportRow::Kind::kCall, "app", f, durations));
+  }
+  std::vector<uint64_t> all_depths;
+  for (int f = 0; f < 3; ++f) {
+    for (size_t i = 0; i < durations.size(); ++i) {
+      all_depths.push_back(depths[i % 6]);
+    }
+  }
+  rows.push_back(KernelRow(ExportRow::Kind::kStackDepth, "app", "", all_depths));
+  from_events.Record(Callback("app", "a"));
+  rows.push_back(KernelRow(ExportRow::Kind::kCallback, "app", "a", {999}));
+
+  ExporterMetrics from_rows(2);
+  from_rows.SetKernelRows(rows);
+  from_rows.SetKernelRows(rows);  // each scrape replaces, never adds
+  const std::string want = RenderExpositionText(from_events.Collect({}));
+  EXPECT_EQ(RenderExpositionText(from_rows.Collect({})), want);
+  EXPECT_THAT(want, HasSubstr(R"(function="other")"));
+}
+
 TEST(ExporterMetricsTest, BinaryLabelDropsDeletedSuffix) {
   EXPECT_EQ(ExporterMetrics::BinaryLabel("server (deleted)"), "server");
   EXPECT_EQ(ExporterMetrics::BinaryLabel("server"), "server");

@@ -127,8 +127,9 @@ struct Exporter::Impl {
 
   std::vector<prometheus::MetricFamily> Collect() {
     ExporterSelfStats self;
+    std::vector<ExportRow> rows;
     if (session) {
-      self = session->WithTracer([this](const Tracer& tracer) {
+      self = session->WithTracer([this, &rows](const Tracer& tracer) {
         ExporterSelfStats out;
         TracerStats st = tracer.Stats();
         ProgramStats prog = tracer.ProgramRunStats();
@@ -143,9 +144,19 @@ struct Exporter::Impl {
         out.callbacks_unreturned = st.callbacks_unreturned;
         out.bpf_run_time_ns = prog.run_time_ns;
         out.bpf_run_count = prog.run_count;
+        out.events = st.events;
+        out.aggregated = st.aggregated;
+        out.agg_full = st.agg_full;
         out.binaries = tracer.Binaries();
+        if (kernel_rows) {
+          rows = tracer.ExportRows();
+        }
         return out;
       });
+    }
+    std::lock_guard lock(scrape_mu);
+    if (kernel_rows) {
+      metrics.SetKernelRows(rows);
     }
     std::vector<prometheus::MetricFamily> out = metrics.Collect(self);
     if (sampling) {
@@ -187,6 +198,11 @@ struct Exporter::Impl {
   ExporterOptions options;
   ProcessDiscovery discovery;  // the session's TargetSource: outlives it
   ExporterMetrics metrics;
+  // The call series come from the kernel's export_rows, read at scrape
+  // time; events flow only while a /debug/pprof/cgo window is open. Not
+  // with --breakdown, whose re-entry histogram is built from events.
+  bool kernel_rows = false;
+  std::mutex scrape_mu;                    // one SetKernelRows + Collect at a time
   std::unique_ptr<Session> session;        // exact mode
   std::unique_ptr<SampleGauges> sampling;  // --sample
   std::shared_ptr<prometheus::Collectable> collectable;
@@ -214,6 +230,9 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   if (options.exact) {
     SessionOptions so;
     so.tracer = options.tracer;
+    impl->kernel_rows = !options.tracer.breakdown;
+    so.tracer.export_rows = impl->kernel_rows;
+    so.tracer.events_enabled = !impl->kernel_rows;
     so.duration_ns = options.duration_ns;
     so.source = &impl->discovery;
     so.rescan_ns = options.rescan_ns;
@@ -250,6 +269,11 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   pprof.header.tool_version = options.tool_version;
   pprof.header.call_stacks = options.tracer.call_stacks;
   pprof.header.targets = {"processes of cgotrace exporter"};
+  if (self->kernel_rows) {
+    // Thread-safe by contract (Session::SetEventsEnabled); the session
+    // outlives the endpoint's requests (the server stops first).
+    pprof.set_events = [self](bool on) { self->session->SetEventsEnabled(on); };
+  }
   self->pprof = std::make_unique<PprofEndpoint>(pprof);
   try {
     // Two threads for scrapes beside those a profile window holds.
@@ -296,7 +320,9 @@ Result<void> Exporter::Run() {
   Session& session = *impl_->session;
   auto total = session.Run(
       [this](const CgoEvent& ev) {
-        impl_->metrics.Record(ev);
+        if (!impl_->kernel_rows) {
+          impl_->metrics.Record(ev);
+        }
         impl_->pprof->Record(ev);
       },
       [](uint64_t /*now*/) {});
@@ -308,7 +334,8 @@ Result<void> Exporter::Run() {
     return total.error();
   }
   TracerStats st = session.WithTracer([](const Tracer& t) { return t.Stats(); });
-  fmt::print(stderr, "cgotrace: stopping; {} events, {} lost{}\n", st.events, st.lost,
+  fmt::print(stderr, "cgotrace: stopping; {} calls counted in the kernel, {} events, {} lost{}\n",
+             st.aggregated, st.events, st.lost,
              impl_->sampling ? fmt::format(", {} sampling rounds", rounds.load()) : "");
   return Ok();
 }

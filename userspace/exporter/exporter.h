@@ -32,6 +32,7 @@
 #include "cgotrace/result.h"
 #include "cgotrace/session.h"
 #include "cgotrace/tracer.h"
+#include "cgotrace_abi.h"
 #include "process/process.h"
 #include "util/proc_fs.h"
 
@@ -56,6 +57,9 @@ class Pow2Histogram {
   static int BucketIndex(uint64_t value, uint64_t base, int buckets);
 
   void Observe(uint64_t value);
+  // Adds counts bucketed elsewhere with the same bounds (the kernel's
+  // export_rows): counts[k] for k <= buckets(), the last one +Inf.
+  void Add(const std::vector<uint64_t>& counts, uint64_t count, uint64_t sum);
 
   uint64_t base() const { return base_; }
   int buckets() const { return static_cast<int>(counts_.size()) - 1; }
@@ -74,12 +78,13 @@ class Pow2Histogram {
 };
 
 // Call durations: 100 ns * 2^k, 28 bounds from 0.1 µs to 13.4 s.
-inline constexpr uint64_t kDurationBaseNs = 100;
-inline constexpr int kDurationBuckets = 28;
 // Goroutine stack in use at a call: 128 B * 2^k, 24 bounds up to 1 GiB (Go's
-// maximum goroutine stack on 64-bit).
-inline constexpr uint64_t kStackBaseBytes = 128;
-inline constexpr int kStackBuckets = 24;
+// maximum goroutine stack on 64-bit). The kernel's export_rows use the same
+// bounds (bpf/cgotrace_abi.h), so its counts are these buckets.
+inline constexpr uint64_t kDurationBaseNs = CGT_XP_DURATION_BASE;
+inline constexpr int kDurationBuckets = CGT_XP_DURATION_BOUNDS;
+inline constexpr uint64_t kStackBaseBytes = CGT_XP_STACK_BASE;
+inline constexpr int kStackBuckets = CGT_XP_STACK_BOUNDS;
 
 // Exporter self-observation, read from the Tracer at scrape time.
 struct ExporterSelfStats {
@@ -94,6 +99,11 @@ struct ExporterSelfStats {
   uint64_t callbacks_unreturned = 0;
   uint64_t bpf_run_time_ns = 0;
   uint64_t bpf_run_count = 0;
+  // Per-call events written to the ring buffer, and calls counted in the
+  // kernel's rows / not counted there (map full).
+  uint64_t events = 0;
+  uint64_t aggregated = 0;
+  uint64_t agg_full = 0;
   std::vector<BinaryStatus> binaries;  // for threads_in_cgo
 };
 
@@ -107,7 +117,13 @@ class ExporterMetrics {
  public:
   explicit ExporterMetrics(size_t max_functions);
 
+  // One event (the events path: exporter --breakdown).
   void Record(const CgoEvent& event);
+  // Replaces every series with the tracer's cumulative kernel rows
+  // (TracerOptions::export_rows), read at scrape time. Names are admitted
+  // to the max_functions cap as by Record(), in the order first seen, and
+  // stay admitted (or "other") for the exporter's lifetime.
+  void SetKernelRows(const std::vector<ExportRow>& rows);
   std::vector<prometheus::MetricFamily> Collect(const ExporterSelfStats& self) const;
 
   // The label value for a binary: the executable's base name, without the
@@ -127,6 +143,8 @@ class ExporterMetrics {
     std::set<std::string> admitted;                   // distinct real names
     Pow2Histogram stack{kStackBaseBytes, kStackBuckets};
   };
+  // The series name of `func` in `bin`: itself, or "other" past the cap.
+  const std::string& Admit(BinarySeries& bin, const std::string& func) const;
 
   size_t max_functions_;
   mutable std::mutex mu_;

@@ -2,7 +2,6 @@
 // metric families built at scrape time.
 #include <prometheus/text_serializer.h>
 
-#include <bit>
 #include <limits>
 #include <sstream>
 
@@ -69,14 +68,16 @@ Pow2Histogram::Pow2Histogram(uint64_t base, int buckets)
     : base_(base), counts_(static_cast<size_t>(buckets) + 1, 0) {}
 
 int Pow2Histogram::BucketIndex(uint64_t value, uint64_t base, int buckets) {
-  if (value <= base) {
-    return 0;
+  // The kernel's export_rows bucket with the same function.
+  return static_cast<int>(cgt_pow2_bucket(value, base, static_cast<uint32_t>(buckets)));
+}
+
+void Pow2Histogram::Add(const std::vector<uint64_t>& counts, uint64_t count, uint64_t sum) {
+  for (size_t k = 0; k < counts_.size() && k < counts.size(); ++k) {
+    counts_[k] += counts[k];
   }
-  // Bounds are multiples of base, so value <= base*2^k exactly when
-  // ceil(value/base) <= 2^k; the smallest such k is bit_width(ceil - 1).
-  uint64_t units = value / base + (value % base != 0 ? 1 : 0);
-  int k = std::bit_width(units - 1);
-  return k < buckets ? k : buckets;
+  count_ += count;
+  sum_ = sum > UINT64_MAX - sum_ ? UINT64_MAX : sum_ + sum;
 }
 
 void Pow2Histogram::Observe(uint64_t value) {
@@ -95,19 +96,45 @@ std::string ExporterMetrics::BinaryLabel(const std::string& comm) {
   return comm;
 }
 
+const std::string& ExporterMetrics::Admit(BinarySeries& bin, const std::string& func) const {
+  if (!bin.admitted.contains(func)) {
+    if (bin.admitted.size() >= max_functions_) {
+      static const std::string other = kOther;
+      return other;
+    }
+    bin.admitted.insert(func);
+  }
+  return func;
+}
+
+void ExporterMetrics::SetKernelRows(const std::vector<ExportRow>& rows) {
+  std::lock_guard lock(mu_);
+  // The rows are cumulative since the start (released binaries included):
+  // rebuilt from scratch, the series only grow.
+  for (auto& [label, bin] : binaries_) {
+    bin.functions.clear();
+    bin.stack = Pow2Histogram(kStackBaseBytes, kStackBuckets);
+  }
+  for (const ExportRow& row : rows) {
+    BinarySeries& bin = binaries_[BinaryLabel(row.comm)];
+    if (row.kind == ExportRow::Kind::kStackDepth) {
+      bin.stack.Add(row.buckets, row.count, row.sum);
+      continue;
+    }
+    FunctionSeries& fn = bin.functions[Admit(bin, row.func)];
+    if (row.kind == ExportRow::Kind::kCallback) {
+      fn.callbacks += row.count;
+      continue;
+    }
+    fn.has_calls = true;
+    fn.duration.Add(row.buckets, row.count, row.sum);
+  }
+}
+
 void ExporterMetrics::Record(const CgoEvent& event) {
   std::lock_guard lock(mu_);
   BinarySeries& bin = binaries_[BinaryLabel(event.comm)];
-  const std::string* name = &event.func;
-  if (!bin.admitted.contains(event.func)) {
-    if (bin.admitted.size() < max_functions_) {
-      bin.admitted.insert(event.func);
-    } else {
-      static const std::string other = kOther;
-      name = &other;
-    }
-  }
-  FunctionSeries& fn = bin.functions[*name];
+  FunctionSeries& fn = bin.functions[Admit(bin, event.func)];
   if (event.kind == EventKind::kCallback) {
     ++fn.callbacks;
     return;
@@ -221,6 +248,17 @@ std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self
   scalar("cgotrace_callbacks_unreturned_total",
          "C-to-Go callbacks that never returned (process exit, panic, eviction)",
          MetricType::Counter, static_cast<double>(self.callbacks_unreturned));
+  scalar("cgotrace_ringbuf_events_total",
+         "Per-call events the BPF programs wrote to the ring buffer (only while a "
+         "/debug/pprof/cgo window is open, or with --breakdown)",
+         MetricType::Counter, static_cast<double>(self.events));
+  scalar("cgotrace_calls_counted_in_kernel_total",
+         "cgo calls and callbacks counted in the kernel's aggregation map", MetricType::Counter,
+         static_cast<double>(self.aggregated));
+  scalar("cgotrace_calls_not_counted_total",
+         "cgo calls and callbacks of a new function not counted because the kernel's "
+         "aggregation map was full: histograms undercount when this grows",
+         MetricType::Counter, static_cast<double>(self.agg_full));
   scalar("cgotrace_bpf_program_run_seconds_total",
          "CPU time spent in cgotrace's BPF programs (needs sysctl kernel.bpf_stats_enabled=1)",
          MetricType::Counter, static_cast<double>(self.bpf_run_time_ns) / 1e9);

@@ -98,6 +98,16 @@ void PprofEndpoint::Record(const CgoEvent& event) {
   }
 }
 
+void PprofEndpoint::WantEvents(int delta) {
+  std::lock_guard<std::mutex> lock(events_mu_);
+  const bool before = events_wanted_ > 0;
+  events_wanted_ += delta;
+  const bool after = events_wanted_ > 0;
+  if (before != after && options_.set_events) {
+    options_.set_events(after);
+  }
+}
+
 PprofEndpoint::Response PprofEndpoint::Serve(const std::string& query) {
   const int seconds = ParseSeconds(query);
   if (seconds >= options_.max_seconds) {
@@ -113,6 +123,9 @@ PprofEndpoint::Response PprofEndpoint::Profile(int seconds) {
                                       "being collected",
                                       options_.max_windows));
   }
+  // Events on before the window's start time is taken: every call that
+  // begins in the window then reads its goid and makes an event.
+  WantEvents(1);
   MemFile file;
   RecordingHeader header = options_.header;
   const RecordingHeader now = CurrentHostHeader();
@@ -130,6 +143,7 @@ PprofEndpoint::Response PprofEndpoint::Profile(int seconds) {
     }
   }
   if (!window->writer) {
+    WantEvents(-1);
     open_.fetch_sub(1);
     return TextError(500, "Could not enable cgo profiling: no in-memory file for the recording");
   }
@@ -147,6 +161,7 @@ PprofEndpoint::Response PprofEndpoint::Profile(int seconds) {
     windows_.remove(window);
     recording_.fetch_sub(1);
   }
+  WantEvents(-1);
   open_.fetch_sub(1);
   RecordingTrailer trailer;
   const RecordingHeader end = CurrentHostHeader();

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,11 @@ struct PprofEndpointOptions {
   int max_seconds = 600;   // the server's "write timeout": N >= this is a 400
   int max_windows = 4;     // concurrent profile requests
   RecordingHeader header;  // tool version, targets, call_stacks of the session
+  // Called with true before the first window takes its start time, and with
+  // false when the last one closes (from the requests' threads, serialized):
+  // the exporter turns the tracer's per-call events on only while they are
+  // wanted. Empty: events always flow.
+  std::function<void(bool)> set_events;
 };
 
 class PprofEndpoint {
@@ -82,6 +88,9 @@ class PprofEndpoint {
  private:
   struct Window;
   Response Profile(int seconds);
+  // Counts a window that wants events (+1) or no longer does (-1), calling
+  // options_.set_events on the first and the last.
+  void WantEvents(int delta);
 
   PprofEndpointOptions options_;
   std::atomic<int> open_{0};       // admitted requests (the max_windows gate)
@@ -91,6 +100,8 @@ class PprofEndpoint {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;  // guarded by stop_mu_
+  std::mutex events_mu_;
+  int events_wanted_ = 0;  // guarded by events_mu_
 };
 
 }  // namespace cgotrace

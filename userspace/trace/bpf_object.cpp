@@ -50,8 +50,10 @@ Result<std::unique_ptr<BpfObject>> BpfObject::Load(const TracerOptions& options)
   obj->empty_probes_ = options.empty_probes;
   skel->rodata->wakeup_bytes = options.wakeup_bytes;
   skel->rodata->capture_stacks = options.call_stacks ? 1 : 0;
-  skel->rodata->outputs =
-      (options.events ? CGT_OUT_EVENTS : 0u) | (options.aggregate ? CGT_OUT_AGGREGATE : 0u);
+  skel->rodata->outputs = (options.events ? CGT_OUT_EVENTS : 0u) |
+                          (options.aggregate ? CGT_OUT_AGGREGATE : 0u) |
+                          (options.export_rows ? CGT_OUT_EXPORT : 0u);
+  skel->data->events_on = options.events_enabled ? 1 : 0;
   // In the initial PID namespace the kernel's PIDs are already ours; the
   // translation helper would only add cost to every probe hit.
   constexpr uint64_t kInitPidNsIno = 0xEFFFFFFCULL;  // PROC_PID_INIT_INO
@@ -164,32 +166,58 @@ std::vector<uint64_t> BpfObject::Stack(uint32_t id) const {
   return ips;
 }
 
-std::vector<BpfObject::Aggregate> BpfObject::Aggregates(std::optional<uint32_t> binary) const {
-  std::vector<Aggregate> out;
-  const int fd = bpf_map__fd(skel_->maps.aggregates);
+namespace {
+
+// Every key of a hash map keyed by cgt_agg_key (of every binary, or of one)
+// with its value of `words` 64-bit words (0: keys only); entries deleted
+// meanwhile are skipped.
+std::vector<BpfObject::Aggregate> ReadAggKeyed(int fd, size_t words,
+                                               std::optional<uint32_t> binary) {
+  std::vector<BpfObject::Aggregate> out;
   cgt_agg_key key{};
   cgt_agg_key next{};
   const cgt_agg_key* prev = nullptr;
-  constexpr size_t kWords = sizeof(cgt_agg_value) / sizeof(uint64_t);
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     key = next;
     prev = &key;
     if (binary && key.binary != *binary) {
       continue;
     }
-    Aggregate a{key, std::vector<uint64_t>(kWords)};
-    if (bpf_map_lookup_elem(fd, &key, a.value.data()) == 0) {
+    BpfObject::Aggregate a{key, std::vector<uint64_t>(words)};
+    if (words == 0 || bpf_map_lookup_elem(fd, &key, a.value.data()) == 0) {
       out.push_back(std::move(a));
     }
   }
   return out;
 }
 
-void BpfObject::DeleteAggregates(uint32_t binary) {
-  const int fd = bpf_map__fd(skel_->maps.aggregates);
-  for (const Aggregate& a : Aggregates(binary)) {
+void DeleteAggKeyed(int fd, uint32_t binary) {
+  for (const BpfObject::Aggregate& a : ReadAggKeyed(fd, 0, binary)) {
     (void)bpf_map_delete_elem(fd, &a.key);  // gone already: nothing to do
   }
+}
+
+}  // namespace
+
+std::vector<BpfObject::Aggregate> BpfObject::Aggregates(std::optional<uint32_t> binary) const {
+  return ReadAggKeyed(bpf_map__fd(skel_->maps.aggregates), sizeof(cgt_agg_value) / 8, binary);
+}
+
+void BpfObject::DeleteAggregates(uint32_t binary) {
+  DeleteAggKeyed(bpf_map__fd(skel_->maps.aggregates), binary);
+}
+
+std::vector<BpfObject::Aggregate> BpfObject::ExportRows(std::optional<uint32_t> binary) const {
+  return ReadAggKeyed(bpf_map__fd(skel_->maps.export_rows), sizeof(cgt_export_value) / 8, binary);
+}
+
+void BpfObject::DeleteExportRows(uint32_t binary) {
+  DeleteAggKeyed(bpf_map__fd(skel_->maps.export_rows), binary);
+}
+
+void BpfObject::SetEventsEnabled(bool on) {
+  // The programs read it at every hit; a plain store is all it takes.
+  __atomic_store_n(&skel_->data->events_on, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 uint64_t BpfObject::Counter(uint32_t which) const {

@@ -67,14 +67,25 @@ class BpfObject {
   // one); unreadable entries (deleted meanwhile) are skipped.
   struct Aggregate {
     cgt_agg_key key;
-    std::vector<uint64_t> value;  // a cgt_agg_value, as words (18 KiB)
+    std::vector<uint64_t> value;  // a cgt_agg_value (18 KiB) or cgt_export_value, as words
     const cgt_agg_value& get() const {
       return *reinterpret_cast<const cgt_agg_value*>(value.data());
+    }
+    const cgt_export_value& get_export() const {
+      return *reinterpret_cast<const cgt_export_value*>(value.data());
     }
   };
   std::vector<Aggregate> Aggregates(std::optional<uint32_t> binary = std::nullopt) const;
   // Deletes the `aggregates` keys of `binary` (after reading them).
   void DeleteAggregates(uint32_t binary);
+  // The same for the exporter's `export_rows` (values are cgt_export_value:
+  // use get_export()).
+  std::vector<Aggregate> ExportRows(std::optional<uint32_t> binary = std::nullopt) const;
+  void DeleteExportRows(uint32_t binary);
+  // Turns per-call events on or off (TracerOptions::events_enabled) while
+  // probes stay attached. Safe from any thread: one store into the mapped
+  // `.data` that the programs read at each hit.
+  void SetEventsEnabled(bool on);
   // Sum over CPUs of counter `which` (enum cgt_stat).
   uint64_t Counter(uint32_t which) const;
   ProgramStats RunStats() const;

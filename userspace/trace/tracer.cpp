@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <map>
+#include <tuple>
+
 #include "binary/go_binary.h"
 #include "binary/site_plan.h"
 #include "cgotrace_abi.h"
@@ -56,9 +59,12 @@ struct Tracer::Impl {
   // Aggregated rows of binaries already released, named while they still
   // could be (their index is reused by the next binary).
   std::vector<AggregateRow> retired;
+  // The same for the exporter's rows, summed by (comm, kind, function).
+  std::map<std::tuple<std::string, ExportRow::Kind, std::string>, ExportRow> retired_export;
 
   // The kernel's aggregation rows of `binary`, named.
   std::vector<AggregateRow> NamedAggregates(uint32_t binary) const;
+  std::vector<ExportRow> NamedExportRows(uint32_t binary) const;
   bool breakdown = false;
 
   Result<uint32_t> BinaryIndex(const std::string& path);
@@ -85,6 +91,19 @@ void Tracer::Impl::ReleaseUnused() {
       retired.push_back(std::move(row));
     }
     obj->DeleteAggregates(i);
+    for (ExportRow& row : NamedExportRows(i)) {
+      ExportRow& into = retired_export[{row.comm, row.kind, row.func}];
+      if (into.buckets.empty()) {
+        into = std::move(row);
+        continue;
+      }
+      into.count += row.count;
+      into.sum += row.sum;
+      for (size_t k = 0; k < into.buckets.size() && k < row.buckets.size(); ++k) {
+        into.buckets[k] += row.buckets[k];
+      }
+    }
+    obj->DeleteExportRows(i);
     obj->ClearBinary(i);
     decoder.SetBinary(i, nullptr, "");
     binaries[i] = Binary{};
@@ -117,6 +136,54 @@ std::vector<AggregateRow> Tracer::Impl::NamedAggregates(uint32_t binary) const {
   }
   return out;
 }
+
+std::vector<ExportRow> Tracer::Impl::NamedExportRows(uint32_t binary) const {
+  std::vector<ExportRow> out;
+  if (binary >= binaries.size() || !binaries[binary].in_use()) {
+    return out;
+  }
+  const Binary& b = binaries[binary];
+  for (const BpfObject::Aggregate& a : obj->ExportRows(binary)) {
+    const cgt_export_value& v = a.get_export();
+    ExportRow row;
+    switch (a.key.kind) {
+      case CGT_EV_CALL:
+        row.kind = ExportRow::Kind::kCall;
+        row.func = b.bin->CallName(a.key.fn, a.key.caller_pc);
+        break;
+      case CGT_EV_CALLBACK:
+        row.kind = ExportRow::Kind::kCallback;
+        row.func = b.bin->CallbackName(a.key.fn);
+        break;
+      case CGT_XK_STACK_DEPTH:
+        row.kind = ExportRow::Kind::kStackDepth;
+        break;
+      default:
+        continue;
+    }
+    row.comm = b.comm;
+    row.count = v.count;
+    row.sum = v.sum;
+    row.buckets.assign(std::begin(v.buckets), std::end(v.buckets));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<ExportRow> Tracer::ExportRows() const {
+  std::vector<ExportRow> out;
+  for (const auto& [key, row] : impl_->retired_export) {
+    out.push_back(row);
+  }
+  for (uint32_t i = 0; i < impl_->binaries.size(); ++i) {
+    for (ExportRow& row : impl_->NamedExportRows(i)) {
+      out.push_back(std::move(row));
+    }
+  }
+  return out;
+}
+
+void Tracer::SetEventsEnabled(bool on) { impl_->obj->SetEventsEnabled(on); }
 
 std::vector<AggregateRow> Tracer::Aggregates() const {
   std::vector<AggregateRow> out = impl_->retired;
