@@ -13,18 +13,25 @@
 # "added" is ns/call minus untraced; "of naive" is added / naive floor's added.
 # Usage: bench/run.sh [build-dir] [calls]   (root; run alone, not in parallel)
 # GO_VERSIONS="local go1.20.14" overrides which toolchains are measured.
+# RT_PRIO=N runs every measured program (the loop, and cgotrace with the loop
+# it launches) at SCHED_FIFO priority N, so builds sharing the machine do not
+# preempt the loop in the middle of a run (the host still can).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
 calls=${2:-200000}
 reps=${REPS:-3}
 cgotrace=$build/cgotrace
+rt=()
+[[ -n ${RT_PRIO:-} ]] && rt=(chrt -f "$RT_PRIO")
 mkdir -p "$build/bench"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() {
+  local pre=("${rt[@]}")
+  [[ $1 == exporter_run ]] && pre=() # it runs the loop with "${rt[@]}" itself
   for _ in $(seq "$reps"); do
-    "$@" 2>/dev/null | awk '/^ns_per_call/ {print $2}'
+    "${pre[@]}" "$@" 2>/dev/null | awk '/^ns_per_call/ {print $2}'
   done | median
 }
 # The exporter traces every process of the binary; the loop runs under it.
@@ -37,7 +44,7 @@ exporter_run() {
     curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  "$loop" -n "$calls"
+  "${rt[@]}" "$loop" -n "$calls"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -51,7 +58,7 @@ exporter_bpf() {
     curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  "$loop" -n "$calls" >/dev/null
+  "${rt[@]}" "$loop" -n "$calls" >/dev/null
   m=$(curl -sf "http://127.0.0.1:$port/metrics" || true)
   kill "$pid"
   wait "$pid" 2>/dev/null || true
@@ -110,11 +117,11 @@ for tc in ${GO_VERSIONS:-local go1.20.14}; do
   sysctl -qw kernel.bpf_stats_enabled=1
   for mode in trace stat record exporter; do
     case $mode in
-    trace) bpf_line=$("$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 \
+    trace) bpf_line=$("${rt[@]}" "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 \
       >/dev/null | grep 'BPF programs ran' || true) ;;
-    stat) bpf_line=$("$cgotrace" stat --format json -- "$loop" -n "$calls" 2>&1 >/dev/null |
+    stat) bpf_line=$("${rt[@]}" "$cgotrace" stat --format json -- "$loop" -n "$calls" 2>&1 >/dev/null |
       grep 'BPF programs ran' || true) ;;
-    record) bpf_line=$("$cgotrace" record -o "$rec" -- "$loop" -n "$calls" 2>&1 >/dev/null |
+    record) bpf_line=$("${rt[@]}" "$cgotrace" record -o "$rec" -- "$loop" -n "$calls" 2>&1 >/dev/null |
       grep 'BPF programs ran' || true) ;;
     exporter) bpf_line=$(exporter_bpf "$loop") ;;
     esac

@@ -106,6 +106,14 @@ struct {
 	__type(value, struct cgt_export_value);
 } export_rows SEC(".maps");
 
+/* The exporter's stack-depth histogram per binary (cgotrace_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CGT_MAX_BINARIES);
+	__type(key, __u32);
+	__type(value, struct cgt_export_value);
+} export_depth SEC(".maps");
+
 /* The value a new key of `export_rows` starts from (never written). */
 static struct cgt_export_value export_initial;
 
@@ -217,22 +225,12 @@ static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 
 	stat_inc(CGT_STAT_AGGREGATED);
 }
 
-/* Adds value `v` to the `export_rows` row of `key`, in the exporter's
- * bucket of bound base * 2^k. */
-static __always_inline void export_add(struct cgt_agg_key *key, __u64 v, __u64 base, __u32 bounds)
+/* Adds value `v` to `row`, in the exporter's bucket of bound base * 2^k. */
+static __always_inline void export_add(struct cgt_export_value *row, __u64 v, __u64 base,
+				       __u32 bounds)
 {
-	struct cgt_export_value *row = bpf_map_lookup_elem(&export_rows, key);
-	__u32 b;
+	__u32 b = cgt_pow2_bucket(v, base, bounds);
 
-	if (!row) {
-		bpf_map_update_elem(&export_rows, key, &export_initial, BPF_NOEXIST);
-		row = bpf_map_lookup_elem(&export_rows, key);
-		if (!row) {
-			stat_inc(CGT_STAT_AGG_FULL);
-			return;
-		}
-	}
-	b = cgt_pow2_bucket(v, base, bounds);
 	if (b >= CGT_XP_BUCKETS)
 		return;
 	__sync_fetch_and_add(&row->count, 1);
@@ -246,15 +244,24 @@ static __always_inline void export_call(__u32 binary, __u32 kind, __u64 fn, __u6
 					__u64 duration, __u32 depth)
 {
 	struct cgt_agg_key key = {.binary = binary, .kind = kind, .fn = fn, .caller_pc = caller_pc};
+	struct cgt_export_value *row = bpf_map_lookup_elem(&export_rows, &key);
 
+	if (!row) {
+		/* NOEXIST: another CPU may have created the key meanwhile. */
+		bpf_map_update_elem(&export_rows, &key, &export_initial, BPF_NOEXIST);
+		row = bpf_map_lookup_elem(&export_rows, &key);
+		if (!row) {
+			stat_inc(CGT_STAT_AGG_FULL);
+			return;
+		}
+	}
 	stat_inc(CGT_STAT_AGGREGATED);
-	export_add(&key, duration, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
+	export_add(row, duration, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
 	if (kind != CGT_EV_CALL)
 		return;
-	key.kind = CGT_XK_STACK_DEPTH;
-	key.fn = 0;
-	key.caller_pc = 0;
-	export_add(&key, depth, CGT_XP_STACK_BASE, CGT_XP_STACK_BOUNDS);
+	row = bpf_map_lookup_elem(&export_depth, &binary);
+	if (row)
+		export_add(row, depth, CGT_XP_STACK_BASE, CGT_XP_STACK_BOUNDS);
 }
 
 /* Whether an end makes an event now. */
@@ -781,15 +788,22 @@ static __always_inline void on_task_off_thread(cgt_regs *ctx)
 SEC("uprobe")
 int cgt_site(cgt_regs *ctx)
 {
-	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 binary = CGT_COOKIE_BINARY(cookie);
 	__u32 key = CGT_SITE_KEY(binary, CGT_COOKIE_SLOT(cookie));
 	const struct cgt_binary_config *cfg = binary_config(binary);
 	const struct cgt_site_desc *site = bpf_map_lookup_elem(&sites, &key);
+	__u64 now;
 
 	if (!cfg || !site)
 		return 0;
+	/* One clock read per hit: an end reads it first thing, a start last
+	 * (on_task_start, on_start), so a call's duration leaves out
+	 * cgotrace's own work at both ends. */
+	if (site->event == CGT_SE_CALL_START || site->event == CGT_SE_CB_START)
+		now = 0;
+	else
+		now = bpf_ktime_get_ns();
 	if (site->event == CGT_SE_C_END) {
 		on_task_c_end(ctx, now, binary);
 		return 0;

@@ -394,13 +394,13 @@ struct cgt_agg_value {
  * is the map's counts summed cumulatively, exact by construction. Bucket k
  * (k < bounds) holds values base * 2^(k-1) < v <= base * 2^k (bucket 0: v <=
  * base), bucket `bounds` the rest (+Inf): Prometheus' inclusive upper bound.
- * Key kinds: CGT_EV_CALL and CGT_EV_CALLBACK rows per (fn, caller_pc), and
- * one CGT_XK_STACK_DEPTH row per binary (fn = caller_pc = 0) for the
- * goroutine stack depth at each call.
+ * Key kinds: CGT_EV_CALL and CGT_EV_CALLBACK rows per (fn, caller_pc). The
+ * goroutine stack depth at each call is a row per binary in the array map
+ * `export_depth` (index = binary index): an inlined array lookup, not a
+ * second hash lookup per call.
  */
-#define CGT_XK_STACK_DEPTH 3u
 /* Distinct keys of `export_rows` (up to 64 binaries x the exporter's 200
- * functions, and a depth row each); beyond, counted as CGT_STAT_AGG_FULL. */
+ * functions); beyond, counted as CGT_STAT_AGG_FULL. */
 #define CGT_MAX_EXPORT_KEYS 16384
 /* Call durations: bounds 100 ns * 2^k, k = 0..27 (0.1 us to 13.4 s). */
 #define CGT_XP_DURATION_BASE 100

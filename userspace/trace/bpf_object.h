@@ -79,9 +79,11 @@ class BpfObject {
   // Deletes the `aggregates` keys of `binary` (after reading them).
   void DeleteAggregates(uint32_t binary);
   // The same for the exporter's `export_rows` (values are cgt_export_value:
-  // use get_export()).
+  // use get_export()); deleting also zeroes the binary's `export_depth`.
   std::vector<Aggregate> ExportRows(std::optional<uint32_t> binary = std::nullopt) const;
   void DeleteExportRows(uint32_t binary);
+  // The exporter's stack-depth histogram of `binary` (`export_depth`).
+  cgt_export_value ExportDepth(uint32_t binary) const;
   // Turns per-call events on or off (TracerOptions::events_enabled) while
   // probes stay attached. Safe from any thread: one store into the mapped
   // `.data` that the programs read at each hit.

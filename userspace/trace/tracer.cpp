@@ -155,9 +155,6 @@ std::vector<ExportRow> Tracer::Impl::NamedExportRows(uint32_t binary) const {
         row.kind = ExportRow::Kind::kCallback;
         row.func = b.bin->CallbackName(a.key.fn);
         break;
-      case CGT_XK_STACK_DEPTH:
-        row.kind = ExportRow::Kind::kStackDepth;
-        break;
       default:
         continue;
     }
@@ -165,6 +162,16 @@ std::vector<ExportRow> Tracer::Impl::NamedExportRows(uint32_t binary) const {
     row.count = v.count;
     row.sum = v.sum;
     row.buckets.assign(std::begin(v.buckets), std::end(v.buckets));
+    out.push_back(std::move(row));
+  }
+  const cgt_export_value depth = obj->ExportDepth(binary);
+  if (depth.count != 0) {
+    ExportRow row;
+    row.kind = ExportRow::Kind::kStackDepth;
+    row.comm = b.comm;
+    row.count = depth.count;
+    row.sum = depth.sum;
+    row.buckets.assign(std::begin(depth.buckets), std::end(depth.buckets));
     out.push_back(std::move(row));
   }
   return out;
