@@ -341,13 +341,14 @@ TEST(InBlockAfterCallTest, OnlyTheStraightLineAfterTheOneCall) {
     }
   }
   ASSERT_NE(call_exit, 0u);
-  EXPECT_TRUE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_exit));
-  EXPECT_TRUE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_asm + 5));
-  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", call_asm))
+  EXPECT_TRUE(InBlockAfterCall(Arch::kX86_64, *insns, Names, "runtime.asmcgocall", call_exit));
+  EXPECT_TRUE(InBlockAfterCall(Arch::kX86_64, *insns, Names, "runtime.asmcgocall", call_asm + 5));
+  EXPECT_FALSE(InBlockAfterCall(Arch::kX86_64, *insns, Names, "runtime.asmcgocall", call_asm))
       << "the CALL itself runs before C";
-  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.asmcgocall", after_exit))
+  EXPECT_FALSE(InBlockAfterCall(Arch::kX86_64, *insns, Names, "runtime.asmcgocall", after_exit))
       << "a CALL lies in between";
-  EXPECT_FALSE(InBlockAfterCall(*insns, Names, "runtime.mcall", call_exit)) << "no such CALL";
+  EXPECT_FALSE(InBlockAfterCall(Arch::kX86_64, *insns, Names, "runtime.mcall", call_exit))
+      << "no such CALL";
 
   // A jump into the block: the site is reachable without C returning.
   Asm b;
@@ -359,7 +360,7 @@ TEST(InBlockAfterCallTest, OnlyTheStraightLineAfterTheOneCall) {
   b.B({0x90}).Call(kExitsyscall).B({0x48, 0x83, 0xc4, 0x28}).B({0xc3});
   auto jumped = DecodeFunction(Arch::kX86_64, kBase, b.code);
   ASSERT_TRUE(jumped.ok()) << jumped.error().message;
-  EXPECT_FALSE(InBlockAfterCall(*jumped, Names, "runtime.asmcgocall", target + 1));
+  EXPECT_FALSE(InBlockAfterCall(Arch::kX86_64, *jumped, Names, "runtime.asmcgocall", target + 1));
 }
 
 Result<SitePlan> PlanBreakdown(const Asm& cgocall, const Asm& exitsyscall,
@@ -444,8 +445,8 @@ TEST(SiteTableTest, RowsFitTheCookieAndProduceEveryEvent) {
 
 TEST(SiteTableTest, CallerPcReadOnlyWithoutSymtab) {
   const SiteRule& start = Rule(Arch::kX86_64, SiteWhere::kCallTo, CGT_SE_CALL_START);
-  EXPECT_EQ(DescriptorFor(start, 0x30, /*has_symtab=*/true).pc_from, CGT_SRC_NONE);
-  cgt_site_desc stripped = DescriptorFor(start, 0x30, /*has_symtab=*/false);
+  EXPECT_EQ(DescriptorFor(Arch::kX86_64, start, 0x30, /*has_symtab=*/true).pc_from, CGT_SRC_NONE);
+  cgt_site_desc stripped = DescriptorFor(Arch::kX86_64, start, 0x30, /*has_symtab=*/false);
   EXPECT_EQ(stripped.pc_from, CGT_SRC_SP_WORD);
   EXPECT_EQ(stripped.pc_sp_off, 0x30u) << "the return address is at SP at entry";
   EXPECT_EQ(stripped.fn_from, CGT_SRC_SP_WORD);
@@ -489,11 +490,10 @@ TEST(PlanSitesTest, FixtureBinariesGetEveryRow) {
       ++per_event[table[s.slot].event];
       EXPECT_TRUE((*bin)->elf().VaddrToFileOffset(s.vaddr).ok()) << name;
       EXPECT_GE(s.vaddr, s.function_entry);
-      // x86-64 builds of go1.26 need no fallback: every event has its CALL.
-      if ((*bin)->elf().arch() == Arch::kX86_64) {
-        EXPECT_FALSE(s.fallback) << name << ": " << s.why << ": " << s.not_preferred;
-        EXPECT_NE(s.cost, SiteCost::kSingleStep) << name << ": " << s.why;
-      }
+      // Builds of go1.26 need no fallback: every event has its CALL, and
+      // no site is single-stepped (x86-64 and arm64 alike).
+      EXPECT_FALSE(s.fallback) << name << ": " << s.why << ": " << s.not_preferred;
+      EXPECT_NE(s.cost, SiteCost::kSingleStep) << name << ": " << s.why;
     }
     for (int e = CGT_SE_CALL_START; e <= CGT_SE_CB_END; ++e) {
       EXPECT_GE(per_event[e], 1) << name << " event " << e;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "binary/go_binary.h"
+#include "binary/insn_shapes.h"
 
 namespace cgotrace {
 namespace {
@@ -148,9 +149,25 @@ constexpr std::array<SiteRule, 8> kX86BreakdownTable = {{
     kCbEndAtRet,
 }};
 
-// arm64: the return address is in the link register at entry; call-site
-// rows need an arm64 frame tracker, which is not written yet.
-constexpr std::array<SiteRule, 4> kArm64Table = {{
+// arm64: the same CALLs (BL, simulated by the kernel: one trap, no
+// out-of-line step). At `BL runtime.asmcgocall`, fn is asmcgocall's first
+// ABI0 argument at 8(SP) (0(SP) is the callee's LR slot), and the Go caller's
+// return address is where cgocall's prologue saved LR, at 0(SP). The entry
+// fallback (a single-stepped `str x30, [sp, #-N]!`) reads it from LR.
+constexpr SiteRule kArm64CallStartAtAsmcgocall = {"runtime.cgocall",
+                                                  SiteWhere::kCallTo,
+                                                  CGT_SE_CALL_START,
+                                                  CGT_SRC_SP_WORD,
+                                                  8,
+                                                  CGT_SRC_SP_WORD,
+                                                  0,
+                                                  "call start: C call begins",
+                                                  "runtime.asmcgocall"};
+constexpr std::array<SiteRule, 8> kArm64Table = {{
+    kArm64CallStartAtAsmcgocall,
+    kCallEndAtExitsyscall,
+    kCbStartAtCallback1,
+    kCbEndAfterCallback1,
     {"runtime.cgocall", SiteWhere::kEntry, CGT_SE_CALL_START, CGT_SRC_ARG0, 0, CGT_SRC_LR, 0,
      "call start: function entry"},
     kCallEndAtRet,
@@ -265,84 +282,6 @@ SiteCost ClassifyInstruction(Arch arch, std::span<const uint8_t> bytes) {
 
 namespace {
 
-std::string_view Mnemonic(const InstructionInfo& insn) {
-  std::string_view t = insn.text;
-  return t.substr(0, t.find(' '));
-}
-
-bool IsNop(const InstructionInfo& insn) {
-  return Mnemonic(insn) == "nop" || insn.text == "xchg ax, ax";
-}
-
-bool IsCall(const InstructionInfo& insn) { return Mnemonic(insn) == "call"; }
-bool IsJump(const InstructionInfo& insn) { return Mnemonic(insn).starts_with('j'); }
-
-// The target of a direct x86-64 call or jump ("call 0x4810e0").
-std::optional<uint64_t> DirectTarget(const InstructionInfo& insn) {
-  if (!IsCall(insn) && !IsJump(insn)) {
-    return std::nullopt;
-  }
-  std::string_view t = insn.text;
-  auto sp = t.find(' ');
-  if (sp == std::string_view::npos || t.substr(sp + 1, 2) != "0x") {
-    return std::nullopt;
-  }
-  std::string_view hex = t.substr(sp + 3);
-  if (hex.empty() || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
-    return std::nullopt;
-  }
-  return std::stoull(std::string(hex), nullptr, 16);
-}
-
-bool ChangesSp(const InstructionInfo& insn) {
-  std::string_view m = Mnemonic(insn);
-  std::string_view t = insn.text;
-  return m == "push" || m == "pop" || m == "ret" || m == "leave" || m == "pushfq" || m == "popfq" ||
-         (t.find(" rsp,") != std::string_view::npos && m != "cmp" && m != "test");
-}
-
-uint64_t Imm(std::string_view t) {
-  auto pos = t.rfind("0x");
-  return pos == std::string_view::npos ? 0
-                                       : std::stoull(std::string(t.substr(pos + 2)), nullptr, 16);
-}
-
-// SP at the function's entry minus SP at instruction `site`, following the Go
-// prologue (optional stack-bound check, push rbp / sub rsp / frame-pointer
-// setup). Error if anything between the prologue and the site moves SP.
-Result<int32_t> X86FrameAt(std::span<const InstructionInfo> insns, size_t site) {
-  size_t k = 0;
-  if (insns.size() > 1 && insns[0].text.starts_with("cmp rsp, qword ptr [r14") &&
-      IsJump(insns[1])) {
-    k = 2;
-  }
-  int64_t frame = 0;
-  for (; k < site; ++k) {
-    const std::string& t = insns[k].text;
-    if (t == "push rbp") {
-      frame += 8;
-    } else if (t.starts_with("sub rsp, 0x")) {
-      frame += static_cast<int64_t>(Imm(t));
-    } else if (t == "mov rbp, rsp" ||
-               (t.starts_with("mov qword ptr [rsp + ") && t.ends_with("], rbp")) ||
-               t.starts_with("lea rbp, [rsp + ")) {
-      continue;
-    } else {
-      break;
-    }
-  }
-  for (; k < site; ++k) {
-    if (ChangesSp(insns[k])) {
-      return MakeError("SP changes at {:#x} ({}) before the site", insns[k].vaddr, insns[k].text);
-    }
-  }
-  // The descriptor's SP offsets are 16-bit (cgt_site_desc).
-  if (frame > 0xfff0) {
-    return MakeError("frame of {} bytes is implausible", frame);
-  }
-  return static_cast<int32_t>(frame);
-}
-
 // The CALL whose return means C returned (runtime.cgocall).
 constexpr std::string_view kCReturnCallee = "runtime.asmcgocall";
 
@@ -360,16 +299,16 @@ int CostRank(SiteCost c) {
 
 }  // namespace
 
-bool InBlockAfterCall(std::span<const InstructionInfo> insns, const CalleeNamer& namer,
+bool InBlockAfterCall(Arch arch, std::span<const InstructionInfo> insns, const CalleeNamer& namer,
                       std::string_view callee, uint64_t vaddr) {
   std::vector<uint64_t> jump_targets;
   std::optional<size_t> call;
   for (size_t i = 0; i < insns.size(); ++i) {
-    auto target = DirectTarget(insns[i]);
-    if (target && IsJump(insns[i])) {
+    auto target = DirectTarget(arch, insns[i]);
+    if (target && IsJump(arch, insns[i])) {
       jump_targets.push_back(*target);
     }
-    if (target && IsCall(insns[i]) && namer(*target) == callee) {
+    if (target && IsCall(arch, insns[i]) && namer(*target) == callee) {
       if (call) {
         return false;  // two CALLs: neither marks every return
       }
@@ -387,7 +326,7 @@ bool InBlockAfterCall(std::span<const InstructionInfo> insns, const CalleeNamer&
     if (insn.vaddr == vaddr) {
       return true;
     }
-    if (insn.is_return || IsCall(insn) || IsJump(insn) || Mnemonic(insn) == "int3") {
+    if (insn.is_return || IsCall(arch, insn) || IsJump(arch, insn) || IsTrap(arch, insn)) {
       return false;
     }
   }
@@ -427,12 +366,9 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
       }
       break;
     case SiteWhere::kEachCallTo: {
-      if (arch != Arch::kX86_64) {
-        return MakeError("{}: call-site rules are planned on x86-64 only", rule.function);
-      }
       for (size_t i = 0; i < insns.size(); ++i) {
-        auto target = DirectTarget(insns[i]);
-        if (!target || !IsCall(insns[i]) || namer(*target) != rule.callee) {
+        auto target = DirectTarget(arch, insns[i]);
+        if (!target || !IsCall(arch, insns[i]) || namer(*target) != rule.callee) {
           continue;
         }
         // Such sites read nothing relative to SP (the slow path of
@@ -450,17 +386,14 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
     }
     case SiteWhere::kCallTo:
     case SiteWhere::kAfterCall: {
-      if (arch != Arch::kX86_64) {
-        return MakeError("{}: call-site rules are planned on x86-64 only", rule.function);
-      }
       std::vector<size_t> calls;
       std::vector<uint64_t> jump_targets;
       for (size_t i = 0; i < insns.size(); ++i) {
-        auto target = DirectTarget(insns[i]);
-        if (target && IsCall(insns[i]) && namer(*target) == rule.callee) {
+        auto target = DirectTarget(arch, insns[i]);
+        if (target && IsCall(arch, insns[i]) && namer(*target) == rule.callee) {
           calls.push_back(i);
         }
-        if (target && IsJump(insns[i])) {
+        if (target && IsJump(arch, insns[i])) {
           jump_targets.push_back(*target);
         }
       }
@@ -470,13 +403,13 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
       }
       const size_t c = calls.front();
       for (size_t i = 0; i < insns.size(); ++i) {
-        auto target = DirectTarget(insns[i]);
-        if (target && IsJump(insns[i]) && *target <= insns[c].vaddr &&
+        auto target = DirectTarget(arch, insns[i]);
+        if (target && IsJump(arch, insns[i]) && *target <= insns[c].vaddr &&
             insns[i].vaddr >= insns[c].vaddr) {
           return MakeError("the CALL to {} at {:#x} is inside a loop", rule.callee, insns[c].vaddr);
         }
       }
-      auto frame = X86FrameAt(insns, c);
+      auto frame = FrameAt(arch, insns, c);
       if (!frame) {
         return MakeError("{}: {}", rule.function, frame.error().message);
       }
@@ -487,18 +420,18 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
       std::vector<size_t> window;
       if (rule.where == SiteWhere::kCallTo) {
         window.push_back(c);
-        for (size_t k = c; k > 0 && IsNop(insns[k - 1]) && !is_target(insns[k].vaddr); --k) {
+        for (size_t k = c; k > 0 && IsNop(arch, insns[k - 1]) && !is_target(insns[k].vaddr); --k) {
           window.push_back(k - 1);
         }
       } else {
         for (size_t k = c + 1; k < insns.size(); ++k) {
           const InstructionInfo& insn = insns[k];
-          if ((k > c + 1 && is_target(insn.vaddr)) || insn.is_return || ChangesSp(insn) ||
-              Mnemonic(insn) == "int3") {
+          if ((k > c + 1 && is_target(insn.vaddr)) || insn.is_return || ChangesSp(arch, insn) ||
+              IsTrap(arch, insn)) {
             break;
           }
           window.push_back(k);
-          if (IsCall(insn) || IsJump(insn)) {
+          if (IsCall(arch, insn) || IsJump(arch, insn)) {
             break;
           }
         }
@@ -515,7 +448,8 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
           best = std::move(s);
         }
       }
-      best->c_end = rule.ends_c && InBlockAfterCall(insns, namer, kCReturnCallee, best->vaddr);
+      best->c_end =
+          rule.ends_c && InBlockAfterCall(arch, insns, namer, kCReturnCallee, best->vaddr);
       if (rule.event == CGT_SE_C_END && !best->c_end) {
         return MakeError("{} at {:#x} is not in the block right after CALL {}", rule.function,
                          best->vaddr, kCReturnCallee);
@@ -531,7 +465,7 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
   return out;
 }
 
-cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_symtab) {
+cgt_site_desc DescriptorFor(Arch arch, const SiteRule& rule, int32_t sp_to_entry, bool has_symtab) {
   cgt_site_desc d{};
   d.event = static_cast<cgt_u8>(rule.event);
   d.g_from = CGT_G_REGISTER;
@@ -542,7 +476,7 @@ cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_
   if (!has_symtab) {
     d.pc_from = static_cast<cgt_u8>(rule.pc_from);
     d.pc_sp_off = static_cast<cgt_u16>(rule.pc_sp_off);
-    if (rule.pc_from == CGT_SRC_SP_WORD) {
+    if (rule.pc_from == CGT_SRC_SP_WORD && arch == Arch::kX86_64) {
       d.pc_sp_off = static_cast<cgt_u16>(d.pc_sp_off + sp_to_entry);
     }
   }
@@ -587,7 +521,7 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
         s.fallback = !reasons.empty();
         s.not_preferred = reasons;
       }
-      plan.descriptors[alt] = DescriptorFor(rule, sites->front().sp_to_entry, has_symtab);
+      plan.descriptors[alt] = DescriptorFor(arch, rule, sites->front().sp_to_entry, has_symtab);
       if (sites->front().c_end) {
         plan.descriptors[alt].flags |= CGT_SITE_F_C_END;
       }
@@ -678,7 +612,7 @@ Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only, bool breakd
     for (cgt_site_desc& d : plan->descriptors) {
       if (d.fn_from == CGT_SRC_ARG0) {
         d.fn_from = CGT_SRC_SP_WORD;
-        d.fn_sp_off = static_cast<cgt_u16>(kAbi0FirstArgSpOffset + d.sp_to_entry);
+        d.fn_sp_off = static_cast<cgt_u16>(kAbi0FirstArgSpOffset);
       }
     }
   }

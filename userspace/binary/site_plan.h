@@ -57,8 +57,9 @@ struct SiteRule {
   uint32_t fn_sp_off = 0;
   // Where the Go caller's PC is (start sites of calls only). Read only in
   // binaries without .symtab, where it is the only way to name the call.
-  // CGT_SRC_SP_WORD offsets are from SP at the function's entry (where the
-  // return address is), whatever the site.
+  // CGT_SRC_SP_WORD offsets are, on x86-64, from SP at the function's entry
+  // (where CALL pushed the return address), whatever the site; on arm64
+  // from SP after the prologue (which saved LR at 0(SP)).
   cgt_value_source pc_from = CGT_SRC_NONE;
   uint32_t pc_sp_off = 0;
   std::string_view why;     // shown by `inspect`
@@ -123,16 +124,15 @@ struct SitePlan {
 // function's bytes from `entry`; `insns` its decoded instructions; `namer`
 // names call targets. Error, saying why, if the rule cannot be placed: no
 // RET, no CALL to the callee or more than one, the CALL inside a loop, or a
-// frame whose SP cannot be followed from the entry (x86-64 only: on arm64
-// call-site rules never place and the entry / RET rows are used).
+// frame whose SP cannot be followed from the entry (binary/insn_shapes.h).
 Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint32_t slot,
                                            uint64_t entry, std::span<const uint8_t> code,
                                            std::span<const InstructionInfo> insns,
                                            const CalleeNamer& namer);
 
-// The BPF descriptor of `rule` placed with `sp_to_entry`, for a binary with
-// or without .symtab.
-cgt_site_desc DescriptorFor(const SiteRule& rule, int32_t sp_to_entry, bool has_symtab);
+// The BPF descriptor of `rule` placed with `sp_to_entry`, for a binary of
+// `arch` with or without .symtab.
+cgt_site_desc DescriptorFor(Arch arch, const SiteRule& rule, int32_t sp_to_entry, bool has_symtab);
 
 // One decoded function the planner places rules in.
 struct DecodedFunction {
@@ -155,8 +155,9 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
 // True when Go functions of this arch and release take their arguments on
 // the stack (ABI0): arm64 before go1.18, where the register ABI reached
 // arm64 (amd64 has it from go1.17, the oldest release cgotrace supports).
-// There CGT_SRC_ARG0 becomes the word at SP+8 at function entry, the
-// first argument slot above the caller's saved-LR slot.
+// There CGT_SRC_ARG0 becomes the word at SP+8 (at a function's entry, or
+// at a BL to the function), the first argument slot above the callee's
+// saved-LR slot.
 bool ArgumentsOnStack(Arch arch, int go_major, int go_minor);
 
 // Plans every row of the site table for `bin` (the --breakdown table with
@@ -168,7 +169,7 @@ Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only = false,
 // CALL to `callee` in `insns`: reached only from that CALL's return, with no
 // branch, call, return or jump target in between (the site itself may be a
 // CALL). Such a site runs exactly once each time the CALL returns.
-bool InBlockAfterCall(std::span<const InstructionInfo> insns, const CalleeNamer& namer,
+bool InBlockAfterCall(Arch arch, std::span<const InstructionInfo> insns, const CalleeNamer& namer,
                       std::string_view callee, uint64_t vaddr);
 
 }  // namespace cgotrace

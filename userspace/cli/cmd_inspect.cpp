@@ -36,7 +36,7 @@ void PrintFunction(const ElfFile& elf, const ProbedFunction& fn) {
       fmt::print(" 0x{:x}", addr);
     }
     fmt::print("\n");
-  } else {
+  } else if (elf.arch() == Arch::kX86_64) {
     fmt::print("    5-byte NOPs: none (every probe is an int3 trap)\n");
   }
 }
