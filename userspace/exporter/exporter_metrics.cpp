@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "exporter/exporter.h"
+#include "exporter/metric_family.h"
 
 #ifndef CGOTRACE_VERSION
 #define CGOTRACE_VERSION "unknown"
@@ -19,20 +20,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 constexpr const char* kOther = "other";
-
-MetricFamily Family(const char* name, const char* help, MetricType type) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-ClientMetric WithLabels(std::vector<ClientMetric::Label> labels) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  return m;
-}
 
 // Bounds are exact integers in `unit`; dividing the integer by the
 // scale (rather than multiplying by its inverse) gives the double nearest to
@@ -50,16 +37,6 @@ ClientMetric::Histogram ToPrometheus(const Pow2Histogram& h, double units_per_ba
   out.sample_count = h.count();
   out.sample_sum = static_cast<double>(h.sum()) / units_per_base_unit;
   return out;
-}
-
-ClientMetric Scalar(double value, MetricType type, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m = WithLabels(std::move(labels));
-  if (type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  return m;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "exporter/exporter.h"
+#include "exporter/metric_family.h"
 #include "gofile/cgo_names.h"
 #include "process/process.h"
 #include "sample/target_process.h"
@@ -21,19 +22,12 @@ using prometheus::MetricType;
 constexpr const char* kOther = "other";
 constexpr const char* kUnknownFunction = "unknown";
 
-ClientMetric GaugeValue(double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  return m;
+MetricFamily GaugeFamily(const char* name, const char* help) {
+  return Family(name, help, MetricType::Gauge);
 }
 
-MetricFamily GaugeFamily(const char* name, const char* help) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = MetricType::Gauge;
-  return f;
+ClientMetric GaugeValue(double value, std::vector<ClientMetric::Label> labels = {}) {
+  return Scalar(value, MetricType::Gauge, std::move(labels));
 }
 
 }  // namespace
