@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "util/disassembler.h"
@@ -41,6 +42,19 @@ bool IsMovToReg(const cs_insn* insn, x86_reg* dst) {
   return true;
 }
 
+// The machine code of `f`, or nothing when it has none or lies outside the
+// file (such a function is skipped, not an error).
+std::optional<std::span<const uint8_t>> CodeOf(const ElfFile& elf, const GoFunc& f) {
+  if (f.end <= f.entry) {
+    return std::nullopt;
+  }
+  auto code = elf.ReadVaddr(f.entry, f.end - f.entry);
+  if (!code) {
+    return std::nullopt;
+  }
+  return *code;
+}
+
 std::optional<int64_t> ReadGot(const ElfFile& elf, uint64_t vaddr) {
   auto bytes = elf.ReadVaddr(vaddr, sizeof(int64_t));
   if (!bytes) {
@@ -53,13 +67,15 @@ std::optional<int64_t> ReadGot(const ElfFile& elf, uint64_t vaddr) {
   return v == 0 ? std::nullopt : std::optional<int64_t>(v);
 }
 
-// One more agreeing (or the first disagreeing) TLS load of g at `vaddr`.
-Result<void> AddWitness(const ElfFile& elf, int64_t found, uint64_t vaddr, GTlsSlot* slot) {
+// One more agreeing (or the first disagreeing) TLS load of g at `vaddr`;
+// `segment` prefixes offsets in the error ("fs:" on x86-64).
+Result<void> AddWitness(const ElfFile& elf, int64_t found, uint64_t vaddr, GTlsSlot* slot,
+                        std::string_view segment = "") {
   if (slot->witnesses > 0 && found != slot->offset) {
     return MakeError(
-        "{}: TLS loads of g disagree: {:#x} at {:#x} but {:#x} at {:#x}; refusing to guess g's "
-        "TLS slot",
-        elf.path(), slot->offset, slot->example_vaddr, found, vaddr);
+        "{}: TLS loads of g disagree: {}{:#x} at {:#x} but {}{:#x} at {:#x}; refusing to guess "
+        "g's TLS slot",
+        elf.path(), segment, slot->offset, slot->example_vaddr, segment, found, vaddr);
   }
   if (slot->witnesses == 0) {
     slot->offset = found;
@@ -84,21 +100,18 @@ Result<GTlsSlot> FindGTlsSlotArm64(const ElfFile& elf, const GoPclntab& pclntab,
     if (name.ends_with(".abi0")) {
       name.remove_suffix(4);
     }
-    if ((name != "runtime.load_g" && name != "runtime.save_g") || f.end <= f.entry) {
+    if (name != "runtime.load_g" && name != "runtime.save_g") {
       continue;
     }
-    auto code = elf.ReadVaddr(f.entry, f.end - f.entry);
+    auto code = CodeOf(elf, f);
     if (!code) {
       continue;
     }
-    const uint8_t* p = code->data();
-    size_t left = code->size();
-    uint64_t addr = f.entry;
-    cs_insn* insn = dis.insn();
     unsigned tp = ARM64_REG_INVALID;
     std::map<unsigned, int64_t> known;   // register -> value
     std::map<unsigned, uint64_t> pages;  // register -> adrp page
-    while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+    Disassembler::Cursor c = dis.Decode(f.entry, *code);
+    while (const cs_insn* insn = c.Next()) {
       const cs_arm64& a = insn->detail->arm64;
       const bool reg0 = a.op_count >= 1 && a.operands[0].type == ARM64_OP_REG;
       const unsigned dst = reg0 ? a.operands[0].reg : ARM64_REG_INVALID;
@@ -170,19 +183,13 @@ Result<GTlsSlot> FindGTlsSlot(const ElfFile& elf, const GoPclntab& pclntab) {
   }
   GTlsSlot slot;
   for (const GoFunc& f : pclntab.funcs()) {
-    if (f.end <= f.entry) {
-      continue;
-    }
-    auto code = elf.ReadVaddr(f.entry, f.end - f.entry);
+    auto code = CodeOf(elf, f);
     if (!code) {
       continue;
     }
-    const uint8_t* p = code->data();
-    size_t left = code->size();
-    uint64_t addr = f.entry;
-    cs_insn* insn = dis.insn();
     RegValue last;
-    while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+    Disassembler::Cursor c = dis.Decode(f.entry, *code);
+    while (const cs_insn* insn = c.Next()) {
       x86_reg dst = X86_REG_INVALID;
       if (!IsMovToReg(insn, &dst)) {
         last = {};
@@ -208,17 +215,8 @@ Result<GTlsSlot> FindGTlsSlot(const ElfFile& elf, const GoPclntab& pclntab) {
       if (!found) {
         continue;
       }
-      if (slot.witnesses > 0 && *found != slot.offset) {
-        return MakeError(
-            "{}: TLS loads of g disagree: fs:{:#x} at {:#x} but fs:{:#x} at {:#x}; refusing to "
-            "guess g's TLS slot",
-            elf.path(), slot.offset, slot.example_vaddr, *found, insn->address);
-      }
-      if (slot.witnesses == 0) {
-        slot.offset = *found;
-        slot.example_vaddr = insn->address;
-      }
-      if (++slot.witnesses >= kWitnessesWanted) {
+      CGT_TRY(AddWitness(elf, *found, insn->address, &slot, "fs:"));
+      if (slot.witnesses >= kWitnessesWanted) {
         return slot;
       }
     }
@@ -240,11 +238,8 @@ Result<int32_t> CgocallFramePointerOffsetArm64(uint64_t vaddr, std::span<const u
                                                Disassembler& dis) {
   int64_t sp = 0;
   std::optional<int64_t> bp;
-  const uint8_t* p = code.data();
-  size_t left = code.size();
-  uint64_t addr = vaddr;
-  cs_insn* insn = dis.insn();
-  while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+  Disassembler::Cursor c = dis.Decode(vaddr, code);
+  while (const cs_insn* insn = c.Next()) {
     const cs_arm64& a = insn->detail->arm64;
     if (insn->id == ARM64_INS_BL || insn->id == ARM64_INS_BLR) {
       break;
@@ -293,11 +288,8 @@ Result<int32_t> CgocallFramePointerOffset(Arch arch, uint64_t vaddr,
   // Offsets relative to the stack pointer at entry.
   int64_t sp = 0;
   std::optional<int64_t> bp;
-  const uint8_t* p = code.data();
-  size_t left = code.size();
-  uint64_t addr = vaddr;
-  cs_insn* insn = dis.insn();
-  while (left > 0 && cs_disasm_iter(dis.handle(), &p, &left, &addr, insn)) {
+  Disassembler::Cursor c = dis.Decode(vaddr, code);
+  while (const cs_insn* insn = c.Next()) {
     const cs_x86& x = insn->detail->x86;
     if (insn->id == X86_INS_CALL) {
       break;

@@ -9,6 +9,9 @@
 
 #include <capstone/capstone.h>
 
+#include <cstdint>
+#include <span>
+
 #include "cgotrace/result.h"
 
 namespace cgotrace {
@@ -48,6 +51,34 @@ class Disassembler {
   csh handle() const { return handle_; }
   // The buffer cs_disasm_iter decodes into; valid after a successful Open.
   cs_insn* insn() const { return insn_; }
+
+  // Walks machine code one instruction at a time:
+  //   Disassembler::Cursor c = dis.Decode(vaddr, code);
+  //   while (const cs_insn* insn = c.Next()) { ... }
+  // Next() decodes the next instruction into insn() and returns it, or
+  // nullptr at the end of the code or at the first bytes capstone cannot
+  // decode. Borrows the disassembler and the code; both outlive the cursor.
+  class Cursor {
+   public:
+    Cursor(const Disassembler& dis, uint64_t vaddr, std::span<const uint8_t> code)
+        : dis_(dis), p_(code.data()), left_(code.size()), addr_(vaddr) {}
+    const cs_insn* Next() {
+      if (left_ == 0 || !cs_disasm_iter(dis_.handle(), &p_, &left_, &addr_, dis_.insn())) {
+        return nullptr;
+      }
+      return dis_.insn();
+    }
+
+   private:
+    const Disassembler& dis_;
+    const uint8_t* p_;
+    size_t left_;
+    uint64_t addr_;
+  };
+  // `code` mapped at `vaddr`, for a successfully opened disassembler.
+  Cursor Decode(uint64_t vaddr, std::span<const uint8_t> code) const {
+    return Cursor(*this, vaddr, code);
+  }
 
  private:
   bool open_ = false;
