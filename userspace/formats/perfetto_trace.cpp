@@ -101,6 +101,7 @@ class Writer {
   void Start(uint64_t t0);
   void Tracks(const EventTree& tree);
   std::string StackText(uint32_t stack) const;
+  void Slice(uint64_t delta, uint32_t idx, pf::TrackEvent::Type type);
   void Begin(uint64_t delta, uint32_t idx);
   void End(uint64_t delta, uint32_t idx);
 
@@ -220,17 +221,23 @@ std::string Writer::StackText(uint32_t stack) const {
   return text;
 }
 
+// Starts the packet of event `idx`'s slice begin or end in scratch_ (time,
+// sequence) and its track event in event_ (type, track).
+void Writer::Slice(uint64_t delta, uint32_t idx, pf::TrackEvent::Type type) {
+  scratch_.clear();
+  VarintField(&scratch_, kTimestamp, delta);
+  VarintField(&scratch_, kSequenceId, kSequence);
+  VarintField(&scratch_, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
+  event_.clear();
+  VarintField(&event_, kType, type);
+  VarintField(&event_, kTrackUuid, track_of_[idx]);
+}
+
 void Writer::Begin(uint64_t delta, uint32_t idx) {
   const RecordedEvent& e = rec_.events[idx];
+  Slice(delta, idx, pf::TrackEvent::TYPE_SLICE_BEGIN);
   std::string& p = scratch_;
-  p.clear();
-  VarintField(&p, kTimestamp, delta);
-  VarintField(&p, kSequenceId, kSequence);
-  VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
   std::string& te = event_;
-  te.clear();
-  VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_BEGIN);
-  VarintField(&te, kTrackUuid, track_of_[idx]);
   VarintField(&te, kNameIid, uint64_t{e.func} + 1);
   std::string& a = annotation_;
   a.clear();
@@ -268,17 +275,9 @@ void Writer::Begin(uint64_t delta, uint32_t idx) {
 }
 
 void Writer::End(uint64_t delta, uint32_t idx) {
-  std::string& p = scratch_;
-  p.clear();
-  VarintField(&p, kTimestamp, delta);
-  VarintField(&p, kSequenceId, kSequence);
-  VarintField(&p, kSequenceFlags, pf::TracePacket::SEQ_NEEDS_INCREMENTAL_STATE);
-  std::string& te = event_;
-  te.clear();
-  VarintField(&te, kType, pf::TrackEvent::TYPE_SLICE_END);
-  VarintField(&te, kTrackUuid, track_of_[idx]);
-  BytesField(&p, kTrackEvent, te);
-  Packet(p);
+  Slice(delta, idx, pf::TrackEvent::TYPE_SLICE_END);
+  BytesField(&scratch_, kTrackEvent, event_);
+  Packet(scratch_);
 }
 
 std::string Writer::Run() {
