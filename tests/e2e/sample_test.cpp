@@ -62,6 +62,19 @@ Json TopOnce(const TempDir& dir, pid_t pid, const std::string& interval = "300ms
   return j ? *j : Json::object();
 }
 
+// `profile -p PID -F 49 --format json` for `duration`, parsed: an empty
+// object, with the failure reported, when the command or its JSON fails.
+Json ProfileJson(const TempDir& dir, pid_t pid, const std::string& duration) {
+  RunResult r = RunCommand(Cli({"profile", "-p", std::to_string(pid), "-F", "49", "--duration",
+                                duration, "--format", "json"}),
+                           dir, kTimeout);
+  EXPECT_TRUE(r.status.Ok()) << r.Describe();
+  std::string error;
+  auto j = ParseJson(r.out, &error);
+  EXPECT_TRUE(j) << error << "\n" << r.Describe();
+  return j ? *j : Json::object();
+}
+
 const Json* CallOf(const Json& top, uint64_t goid) {
   for (const Json& c : top["calls"]) {
     if (c["goid"].get<uint64_t>() == goid) {
@@ -164,27 +177,22 @@ TEST_F(SampleTest, TopAndProfileOnReleasesBeforeGo123) {
     Json top = TopOnce(dir_, f.proc.pid());
     ExpectTopMatchesTruth(top, f.truth, fixture, true);
 
-    RunResult r = RunCommand(Cli({"profile", "-p", std::to_string(f.proc.pid()), "-F", "49",
-                                  "--duration", "1s", "--format", "json"}),
-                             dir_, kTimeout);
-    ASSERT_TRUE(r.status.Ok()) << r.Describe();
-    std::string error;
-    auto j = ParseJson(r.out, &error);
-    ASSERT_TRUE(j) << error << r.Describe();
-    const double rounds = (*j)["rounds"].get<double>();
-    ASSERT_GE(rounds, 20) << j->dump();
+    Json j = ProfileJson(dir_, f.proc.pid(), "1s");
+    ASSERT_TRUE(j.contains("rounds")) << j.dump();
+    const double rounds = j["rounds"].get<double>();
+    ASSERT_GE(rounds, 20) << j.dump();
     std::map<uint64_t, Json> by_goid;
-    for (const Json& g : (*j)["goroutines"]) {
+    for (const Json& g : j["goroutines"]) {
       by_goid[g["goid"].get<uint64_t>()] = g;
     }
     for (const Json& g : f.truth["blocked"]) {
       const uint64_t goid = g["goid"].get<uint64_t>();
-      ASSERT_TRUE(by_goid.count(goid)) << "goroutine " << goid << ": " << j->dump();
+      ASSERT_TRUE(by_goid.count(goid)) << "goroutine " << goid << ": " << j.dump();
       EXPECT_EQ(by_goid[goid]["func"], "block_outer");
-      EXPECT_NEAR(by_goid[goid]["samples"].get<double>() / rounds, 1.0, 0.02) << j->dump();
+      EXPECT_NEAR(by_goid[goid]["samples"].get<double>() / rounds, 1.0, 0.02) << j.dump();
     }
     const uint64_t spinner = f.truth["spinner"]["goid"].get<uint64_t>();
-    ASSERT_TRUE(by_goid.count(spinner)) << j->dump();
+    ASSERT_TRUE(by_goid.count(spinner)) << j.dump();
     EXPECT_EQ(by_goid[spinner]["func"], "spin_outer");
     f.proc.Signal(SIGTERM);
     EXPECT_TRUE(f.proc.WaitOrKill(20s).Ok()) << f.proc.Describe();
@@ -292,28 +300,23 @@ TEST_F(SampleTest, ProfileSharesMatchTheKnownSplit) {
   const int blocked = 4;
   Incgo f = StartIncgo(dir_, "incgo", blocked);
   ASSERT_FALSE(f.truth.is_null());
-  RunResult r = RunCommand(Cli({"profile", "-p", std::to_string(f.proc.pid()), "-F", "49",
-                                "--duration", "2s", "--format", "json"}),
-                           dir_, kTimeout);
-  ASSERT_TRUE(r.status.Ok()) << r.Describe();
-  std::string error;
-  auto j = ParseJson(r.out, &error);
-  ASSERT_TRUE(j) << error << r.Describe();
-  const double rounds = (*j)["rounds"].get<double>();
-  ASSERT_GE(rounds, 40) << j->dump();  // 2 s at 49 Hz, on a loaded machine
+  Json j = ProfileJson(dir_, f.proc.pid(), "2s");
+  ASSERT_TRUE(j.contains("rounds")) << j.dump();
+  const double rounds = j["rounds"].get<double>();
+  ASSERT_GE(rounds, 40) << j.dump();  // 2 s at 49 Hz, on a loaded machine
   std::map<std::string, Json> by_func;
-  for (const Json& fn : (*j)["functions"]) {
+  for (const Json& fn : j["functions"]) {
     by_func[fn["func"].get<std::string>()] = fn;
   }
-  ASSERT_TRUE(by_func.count("block_outer")) << j->dump();
-  ASSERT_TRUE(by_func.count("spin_outer")) << j->dump();
+  ASSERT_TRUE(by_func.count("block_outer")) << j.dump();
+  ASSERT_TRUE(by_func.count("spin_outer")) << j.dump();
   // Every round sees each blocked thread and the spinner in C: exactly
   // `blocked` and 1 thread(s) per round. Tolerance 2%: a round can race with
   // nothing here, since none of these calls return.
   const Json& blk = by_func["block_outer"];
   const Json& spn = by_func["spin_outer"];
-  EXPECT_NEAR(blk["samples"].get<double>() / rounds, blocked, 0.02 * blocked) << j->dump();
-  EXPECT_NEAR(spn["samples"].get<double>() / rounds, 1.0, 0.02) << j->dump();
+  EXPECT_NEAR(blk["samples"].get<double>() / rounds, blocked, 0.02 * blocked) << j.dump();
+  EXPECT_NEAR(spn["samples"].get<double>() / rounds, 1.0, 0.02) << j.dump();
   // Blocked threads sleep: on-CPU share ~0 (a sample can land in the wake-up
   // of a 500 ms sleep); the spinner always wants a CPU: ~1. "Wants": on a
   // shared machine it waits for a CPU part of the time (runnable).
@@ -321,16 +324,16 @@ TEST_F(SampleTest, ProfileSharesMatchTheKnownSplit) {
     return (fn["on_cpu_samples"].get<double>() + fn["runnable_samples"].get<double>()) /
            fn["samples"].get<double>();
   };
-  EXPECT_LE(active(blk), 0.10) << j->dump();
-  EXPECT_GE(active(spn), 0.95) << j->dump();
+  EXPECT_LE(active(blk), 0.10) << j.dump();
+  EXPECT_GE(active(spn), 0.95) << j.dump();
   // Goroutines: each blocked goroutine and the spinner, by their own goids.
   std::map<uint64_t, double> goroutine_samples;
-  for (const Json& g : (*j)["goroutines"]) {
+  for (const Json& g : j["goroutines"]) {
     goroutine_samples[g["goid"].get<uint64_t>()] = g["samples"].get<double>();
   }
   for (const Json& g : f.truth["blocked"]) {
     EXPECT_NEAR(goroutine_samples[g["goid"].get<uint64_t>()] / rounds, 1.0, 0.02)
-        << "goroutine " << g["goid"] << ": " << j->dump();
+        << "goroutine " << g["goid"] << ": " << j.dump();
   }
   f.proc.Signal(SIGTERM);
   EXPECT_TRUE(f.proc.WaitOrKill(20s).Ok()) << f.proc.Describe();
