@@ -346,7 +346,7 @@ the go1.17 \`v3\` cell is n/a.
 
 ## Containers
 
-Checked by \`tests/e2e/container_test.cpp\` (label \`bpf\`, every run), for a
+Checked by \`tests/e2e/trace/container_test.cpp\` (label \`bpf\`, every run), for a
 plain and a PIE build, with the namespaces \`unshare(1)\` creates — the
 kernel features container runtimes use:
 
@@ -388,9 +388,9 @@ the matrix block).
 
 Runtime offsets: in every cell the offsets from DWARF (where present), from
 the binary's own type descriptors and from the version table must be equal,
-field by field (tests/unit/matrix_analysis_test.cpp; \`inspect\` prints the
+field by field (tests/unit/binary/matrix_analysis_test.cpp; \`inspect\` prints the
 source of each). A stripped binary of a release newer than the table is
-traced with the type-descriptor offsets: tests/e2e/relabel_test.cpp relabels
+traced with the type-descriptor offsets: tests/e2e/binary/relabel_test.cpp relabels
 stripped go1.26 binaries (plain and PIE) as go1.29.0 and traces them exactly.
 EOF
 } >"$DOC.tmp"

@@ -1,6 +1,6 @@
 // The compatibility-matrix binary list shared by the unit test
-// (tests/unit/matrix_analysis_test.cpp) and the e2e test
-// (tests/e2e/matrix_test.cpp).
+// (tests/unit/binary/matrix_analysis_test.cpp) and the e2e test
+// (tests/e2e/binary/matrix_test.cpp).
 //
 // One binary per line, '#' starts a comment:
 //   <go version> <mode> <arch> <path> [checks]

@@ -1,6 +1,6 @@
 // Pieces `top` and `profile` share: a sampled process (its binary analysed,
 // the sampler attached, frames named, calls tracked), and paced sleeping.
-// Launching a command to sample is trace/launch.h's LaunchCommand.
+// Launching a command to sample is process/launch.h's LaunchCommand.
 #pragma once
 
 #include <sys/types.h>

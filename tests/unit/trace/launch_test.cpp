@@ -1,4 +1,4 @@
-// Launching a command (trace/launch.h): the child is held before exec until
+// Launching a command (process/launch.h): the child is held before exec until
 // released, then runs the command; a command that cannot be executed is an
 // error naming it; an aborted child never runs it. Real processes, no root.
 #include "process/launch.h"

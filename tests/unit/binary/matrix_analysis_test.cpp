@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "../matrix/matrix_list.h"
+#include "../../matrix/matrix_list.h"
 #include "binary/go_binary.h"
 #include "elf/elf_file.h"
 #include "gofile/go_buildinfo.h"

@@ -25,7 +25,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../matrix/matrix_list.h"
+#include "../../matrix/matrix_list.h"
 #include "checks.h"
 #include "gofile/go_buildinfo.h"
 #include "harness.h"
