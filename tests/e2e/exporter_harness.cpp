@@ -111,6 +111,21 @@ bool WaitUntil(const std::function<bool()>& pred, Duration timeout) {
   }
 }
 
+bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
+                   double value, Duration timeout, std::map<std::string, double>* last) {
+  std::map<std::string, double> samples;
+  const bool got = WaitUntil(
+      [&] {
+        samples = Scrape(dir, ex);
+        return SampleOr(samples, key, -1) == value;
+      },
+      timeout);
+  if (last != nullptr) {
+    *last = std::move(samples);
+  }
+  return got;
+}
+
 std::string PrivateCopy(const TempDir& dir, const std::string& fixture, const std::string& name) {
   const std::string dest = dir.File(name);
   std::error_code ec;

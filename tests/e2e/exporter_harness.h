@@ -57,6 +57,11 @@ double SampleOr(const std::map<std::string, double>& samples, const std::string&
 // Polls `pred` every 100 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& pred, Duration timeout);
 
+// Scrapes every 100 ms until sample `key` is `value` or `timeout` passes;
+// true when it got there. *last, when given, is the last scrape.
+bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
+                   double value, Duration timeout, std::map<std::string, double>* last = nullptr);
+
 // The copied fixture: a private executable file, so --binary and --all-go
 // series of this test cannot mix with fixture runs of concurrent tests.
 std::string PrivateCopy(const TempDir& dir, const std::string& fixture, const std::string& name);

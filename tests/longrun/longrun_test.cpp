@@ -185,12 +185,7 @@ TEST_F(LongRunTest, AllGoExporterOverManyExecutables) {
       ASSERT_TRUE(r.proc.WaitForLine(Stream::kStdout, "READY ", 20s)) << r.proc.Describe();
       std::map<std::string, double> m;
       const std::string gauge = R"(cgotrace_threads_in_cgo{binary=")" + r.label + R"("})";
-      EXPECT_TRUE(WaitUntil(
-          [&] {
-            m = Scrape(dir_, ex);
-            return SampleOr(m, gauge, -1) == kBlocked;
-          },
-          10s))
+      EXPECT_TRUE(WaitForSample(dir_, ex, gauge, kBlocked, 10s, &m))
           << r.label << ": " << SampleOr(m, gauge, -1) << " threads in C, not " << kBlocked;
       std::vector<pid_t> kid = ChildrenOf(r.proc.pid());
       ASSERT_EQ(kid.size(), 1u) << r.proc.Describe();

@@ -99,9 +99,7 @@ void RunAndCheck(const TempDir& dir, bool by_binary, uint64_t expected_kept) {
   args.insert(args.end(), {"--rescan", "300ms"});
   RunningExporter ex = StartExporter(dir, "exporter", args, AsNobodyWithListedCaps());
   ASSERT_GT(ex.port, 0) << ex.proc.Describe();
-  ASSERT_TRUE(WaitUntil(
-      [&] { return SampleOr(Scrape(dir, ex), "cgotrace_processes_traced", -1) == 1; }, 10s))
-      << ex.proc.Describe();
+  ASSERT_TRUE(WaitForSample(dir, ex, "cgotrace_processes_traced", 1, 10s)) << ex.proc.Describe();
 
   // It dropped what it no longer needs, on every thread (the HTTP server's
   // included), and cannot regain it.
@@ -151,9 +149,7 @@ void RunAndCheck(const TempDir& dir, bool by_binary, uint64_t expected_kept) {
   // Detaching when the target goes needs nothing it dropped.
   target.Signal(SIGTERM);
   ASSERT_TRUE(target.Wait(10s)) << target.Describe();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return SampleOr(Scrape(dir, ex), "cgotrace_processes_traced", -1) == 0; }, 10s))
-      << ex.proc.Describe();
+  EXPECT_TRUE(WaitForSample(dir, ex, "cgotrace_processes_traced", 0, 10s)) << ex.proc.Describe();
   ex.proc.Signal(SIGTERM);
   EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
   EXPECT_NE(ex.proc.Stderr().find("cgotrace: stopping"), std::string::npos) << ex.proc.Describe();

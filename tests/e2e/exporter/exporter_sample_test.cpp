@@ -93,12 +93,7 @@ TEST_F(ExporterSampleTest, SampleAloneGaugesCallsThatBeganBeforeAttachWithoutPro
       << ex.proc.Describe();
 
   std::map<std::string, double> first;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        first = Scrape(dir_, ex);
-        return SampleOr(first, ThreadsKey("incgo", "block_outer"), -1) == kBlocked;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSample(dir_, ex, ThreadsKey("incgo", "block_outer"), kBlocked, 10s, &first))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(first, ThreadsKey("incgo", "spin_outer"), -1), 1);
   EXPECT_EQ(SampleOr(first, "cgotrace_processes_sampled", -1), 1);
@@ -153,12 +148,7 @@ TEST_F(ExporterSampleTest, SampleAloneGaugesCallsThatBeganBeforeAttachWithoutPro
   app.Signal(SIGTERM);
   ASSERT_TRUE(app.WaitOrKill(20s).Ok()) << app.Describe();
   std::map<std::string, double> after;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        after = Scrape(dir_, ex);
-        return SampleOr(after, "cgotrace_processes_sampled", -1) == 0;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSample(dir_, ex, "cgotrace_processes_sampled", 0, 10s, &after))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(after, ThreadsKey("incgo", "block_outer"), -1), 0);
   EXPECT_EQ(SampleOr(after, AgeKey("incgo", "block_outer"), -1), 0);
@@ -230,24 +220,14 @@ TEST_F(ExporterSampleTest, SampleFollowsProcessesOfABinary) {
   Process a = StartIncgo(dir_, exe, "a", 2, &t1);
   Process b = StartIncgo(dir_, exe, "b", 3, &t2);
   std::map<std::string, double> s;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        s = Scrape(dir_, ex);
-        return SampleOr(s, ThreadsKey("sample-app", "block_outer"), -1) == 5;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSample(dir_, ex, ThreadsKey("sample-app", "block_outer"), 5, 10s, &s))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(s, "cgotrace_processes_sampled", -1), 2);
   EXPECT_EQ(SampleOr(s, ThreadsKey("sample-app", "spin_outer"), -1), 2);
   EXPECT_EQ(SampleOr(s, "cgotrace_probes_attached", -1), 0);
   a.Signal(SIGTERM);
   EXPECT_TRUE(a.WaitOrKill(20s).Ok()) << a.Describe();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        s = Scrape(dir_, ex);
-        return SampleOr(s, "cgotrace_processes_sampled", -1) == 1;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSample(dir_, ex, "cgotrace_processes_sampled", 1, 10s, &s))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(s, ThreadsKey("sample-app", "block_outer"), -1), 3);
   b.Signal(SIGTERM);
@@ -269,21 +249,14 @@ TEST_F(ExporterSampleTest, SampleAllGoInAPidNamespace) {
   Process app = StartIncgo(dir_, exe, "app", 4, &truth,
                            {"nsenter", "-t", std::to_string(exporter_pid), "-p", "--"});
   std::map<std::string, double> s;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        s = Scrape(dir_, ex);
-        return SampleOr(s, ThreadsKey("allgo-sample", "block_outer"), -1) == 4;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSample(dir_, ex, ThreadsKey("allgo-sample", "block_outer"), 4, 10s, &s))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(s, "cgotrace_processes_sampled", -1), 1);
   std::vector<pid_t> kid = ChildrenOf(app.pid());
   ASSERT_EQ(kid.size(), 1u) << app.Describe();
   ASSERT_EQ(kill(kid[0], SIGTERM), 0);
   EXPECT_TRUE(app.WaitOrKill(20s).Ok()) << app.Describe();
-  ASSERT_TRUE(WaitUntil(
-      [&] { return SampleOr(Scrape(dir_, ex), "cgotrace_processes_sampled", -1) == 0; }, 10s))
-      << ex.proc.Describe();
+  ASSERT_TRUE(WaitForSample(dir_, ex, "cgotrace_processes_sampled", 0, 10s)) << ex.proc.Describe();
   ASSERT_EQ(kill(exporter_pid, SIGTERM), 0);
   EXPECT_TRUE(ex.proc.WaitOrKill(15s).Ok()) << ex.proc.Describe();
 }

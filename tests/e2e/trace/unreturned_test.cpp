@@ -39,12 +39,7 @@ void KillInsideC(const TempDir& dir, const RunningExporter& ex, const std::strin
                              dir.File(name + ".out"), dir.File(name + ".err"));
   ASSERT_TRUE(p.WaitForLine(Stream::kStdout, "READY", 20s)) << p.Describe();
   std::map<std::string, double> m;
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        m = Scrape(dir, ex);
-        return SampleOr(m, InCgoKey(name), -1) == kBlocked;
-      },
-      10s))
+  EXPECT_TRUE(WaitForSample(dir, ex, InCgoKey(name), kBlocked, 10s, &m))
       << "the gauge must count the blocked threads first: " << SampleOr(m, InCgoKey(name), -1);
   if (os_exit) {
     p.Signal(SIGUSR1);
