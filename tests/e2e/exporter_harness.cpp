@@ -111,6 +111,11 @@ bool WaitUntil(const std::function<bool()>& pred, Duration timeout) {
   }
 }
 
+std::string FastCountKey(const std::string& binary) {
+  return R"(cgotrace_cgo_call_duration_seconds_count{binary=")" + binary +
+         R"(",function="fast_add"})";
+}
+
 bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
                    double value, Duration timeout, std::map<std::string, double>* last) {
   std::map<std::string, double> samples;

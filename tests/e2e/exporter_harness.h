@@ -50,6 +50,9 @@ std::map<std::string, double> ParseExposition(const std::string& text);
 // Fetches and parses the exporter's metrics; empty map on failure.
 std::map<std::string, double> Scrape(const TempDir& dir, const RunningExporter& ex);
 
+// The call-count series of the cgocalls fixture's fast_add in `binary`.
+std::string FastCountKey(const std::string& binary);
+
 // Value of a sample, or `fallback` when absent.
 double SampleOr(const std::map<std::string, double>& samples, const std::string& key,
                 double fallback);
