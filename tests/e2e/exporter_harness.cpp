@@ -116,19 +116,31 @@ std::string FastCountKey(const std::string& binary) {
          R"(",function="fast_add"})";
 }
 
-bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
-                   double value, Duration timeout, std::map<std::string, double>* last) {
+bool WaitForSamples(const TempDir& dir, const RunningExporter& ex,
+                    const std::map<std::string, double>& want, Duration timeout,
+                    std::map<std::string, double>* last) {
   std::map<std::string, double> samples;
   const bool got = WaitUntil(
       [&] {
         samples = Scrape(dir, ex);
-        return SampleOr(samples, key, -1) == value;
+        for (const auto& [key, value] : want) {
+          auto it = samples.find(key);
+          if (it == samples.end() || it->second != value) {
+            return false;
+          }
+        }
+        return true;
       },
       timeout);
   if (last != nullptr) {
     *last = std::move(samples);
   }
   return got;
+}
+
+bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
+                   double value, Duration timeout, std::map<std::string, double>* last) {
+  return WaitForSamples(dir, ex, {{key, value}}, timeout, last);
 }
 
 std::string PrivateCopy(const TempDir& dir, const std::string& fixture, const std::string& name) {

@@ -60,8 +60,13 @@ double SampleOr(const std::map<std::string, double>& samples, const std::string&
 // Polls `pred` every 100 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& pred, Duration timeout);
 
-// Scrapes every 100 ms until sample `key` is `value` or `timeout` passes;
-// true when it got there. *last, when given, is the last scrape.
+// Scrapes every 100 ms until every sample of `want` has its value (absent
+// samples never do) or `timeout` passes; true when it got there. *last,
+// when given, is the last scrape.
+bool WaitForSamples(const TempDir& dir, const RunningExporter& ex,
+                    const std::map<std::string, double>& want, Duration timeout,
+                    std::map<std::string, double>* last = nullptr);
+// The same for one sample.
 bool WaitForSample(const TempDir& dir, const RunningExporter& ex, const std::string& key,
                    double value, Duration timeout, std::map<std::string, double>* last = nullptr);
 

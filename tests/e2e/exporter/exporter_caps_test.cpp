@@ -135,13 +135,10 @@ void RunAndCheck(const TempDir& dir, bool by_binary, uint64_t expected_kept) {
   const std::string callbacks_key =
       R"(cgotrace_cgo_callbacks_total{binary="caps-app",function="goCallback"})";
   std::map<std::string, double> samples;
-  WaitUntil(
-      [&] {
-        samples = Scrape(dir, ex);
-        return SampleOr(samples, calls_key, -1) == static_cast<double>(fast) &&
-               SampleOr(samples, callbacks_key, -1) == static_cast<double>(callbacks);
-      },
-      10s);
+  WaitForSamples(
+      dir, ex,
+      {{calls_key, static_cast<double>(fast)}, {callbacks_key, static_cast<double>(callbacks)}},
+      10s, &samples);
   EXPECT_EQ(SampleOr(samples, calls_key, -1), static_cast<double>(fast)) << ex.proc.Describe();
   EXPECT_EQ(SampleOr(samples, callbacks_key, -1), static_cast<double>(callbacks));
   EXPECT_EQ(SampleOr(samples, "cgotrace_events_lost_total", -1), 0);

@@ -222,13 +222,8 @@ TEST_F(ExporterTest, AllGoAttachesAndDetachesProcessesAsTheyComeAndGo) {
       expected += TruthCalls(*truth, "fast_add");
     }
     std::map<std::string, double> after;
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          after = Scrape(dir_, ex);
-          return SampleOr(after, "cgotrace_probes_attached", -1) == 0 &&
-                 SampleOr(after, "cgotrace_processes_traced", -1) == 0;
-        },
-        10s))
+    ASSERT_TRUE(WaitForSamples(
+        dir_, ex, {{"cgotrace_probes_attached", 0}, {"cgotrace_processes_traced", 0}}, 10s, &after))
         << ex.proc.Describe();
     EXPECT_EQ(SampleOr(after, FastCountKey("allgo-app"), -1), static_cast<double>(expected));
     for (const std::string& pid : ns_pids) {

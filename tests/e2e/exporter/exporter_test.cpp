@@ -132,13 +132,8 @@ TEST_F(ExporterTest, PrometheusScrapesExactCountsOfAProcess) {
                                   "cgotrace: PID " + std::to_string(app.pid()) + " exited", 10s))
       << ex.proc.Describe();
   std::map<std::string, double> after;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        after = Scrape(dir_, ex);
-        return SampleOr(after, "cgotrace_probes_attached", -1) == 0 &&
-               SampleOr(after, "cgotrace_processes_traced", -1) == 0;
-      },
-      10s))
+  ASSERT_TRUE(WaitForSamples(
+      dir_, ex, {{"cgotrace_probes_attached", 0}, {"cgotrace_processes_traced", 0}}, 10s, &after))
       << ex.proc.Describe();
   EXPECT_EQ(SampleOr(after, FastCountKey("cgocalls"), -1), static_cast<double>(expected));
   EXPECT_EQ(SampleOr(after, "cgotrace_events_lost_total", -1), 0);
@@ -260,13 +255,9 @@ TEST_F(ExporterTest, BinaryTargetFollowsProcessChurn) {
   ASSERT_GT(expected_callbacks, 0);
 
   std::map<std::string, double> after;
-  WaitUntil(
-      [&] {
-        after = Scrape(dir_, ex);
-        return SampleOr(after, "cgotrace_processes_traced", -1) == 0 &&
-               SampleOr(after, FastCountKey("churn-app"), -1) == expected_calls;
-      },
-      15s);
+  WaitForSamples(dir_, ex,
+                 {{"cgotrace_processes_traced", 0}, {FastCountKey("churn-app"), expected_calls}},
+                 15s, &after);
   EXPECT_EQ(SampleOr(after, FastCountKey("churn-app"), -1), static_cast<double>(expected_calls));
   EXPECT_EQ(SampleOr(after, CallbacksKey("churn-app"), -1),
             static_cast<double>(expected_callbacks));
