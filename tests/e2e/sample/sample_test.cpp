@@ -51,10 +51,11 @@ Incgo StartIncgo(const TempDir& dir, const std::string& fixture, int blocked) {
   return f;
 }
 
-Json TopOnce(const TempDir& dir, pid_t pid, const std::string& interval = "300ms") {
-  RunResult r = RunCommand(
-      Cli({"top", "-p", std::to_string(pid), "--once", "--format", "json", "--interval", interval}),
-      dir, kTimeout);
+// Runs the CLI with `args` and parses its output as one JSON document: an
+// empty object, with the failure reported, when the command or its JSON
+// fails.
+Json CliJson(const TempDir& dir, const std::vector<std::string>& args) {
+  RunResult r = RunCommand(Cli(args), dir, kTimeout);
   EXPECT_TRUE(r.status.Ok()) << r.Describe();
   std::string error;
   auto j = ParseJson(r.out, &error);
@@ -62,17 +63,15 @@ Json TopOnce(const TempDir& dir, pid_t pid, const std::string& interval = "300ms
   return j ? *j : Json::object();
 }
 
-// `profile -p PID -F 49 --format json` for `duration`, parsed: an empty
-// object, with the failure reported, when the command or its JSON fails.
+Json TopOnce(const TempDir& dir, pid_t pid, const std::string& interval = "300ms") {
+  return CliJson(dir, {"top", "-p", std::to_string(pid), "--once", "--format", "json", "--interval",
+                       interval});
+}
+
+// `profile -p PID -F 49 --format json` for `duration`.
 Json ProfileJson(const TempDir& dir, pid_t pid, const std::string& duration) {
-  RunResult r = RunCommand(Cli({"profile", "-p", std::to_string(pid), "-F", "49", "--duration",
-                                duration, "--format", "json"}),
-                           dir, kTimeout);
-  EXPECT_TRUE(r.status.Ok()) << r.Describe();
-  std::string error;
-  auto j = ParseJson(r.out, &error);
-  EXPECT_TRUE(j) << error << "\n" << r.Describe();
-  return j ? *j : Json::object();
+  return CliJson(dir, {"profile", "-p", std::to_string(pid), "-F", "49", "--duration", duration,
+                       "--format", "json"});
 }
 
 const Json* CallOf(const Json& top, uint64_t goid) {
