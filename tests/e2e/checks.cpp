@@ -317,4 +317,28 @@ std::map<std::string, uint64_t> PprofFlatByName(const std::string& top) {
   return out;
 }
 
+std::map<std::string, uint64_t> TruthCallsByFunc(const Json& truth) {
+  std::map<std::string, uint64_t> out;
+  for (const Json& g : truth.at("goroutines")) {
+    for (const auto& [func, n] : g.at("calls").items()) out[func] += n.get<uint64_t>();
+  }
+  if (truth.contains("callbacks")) {
+    out[truth.at("callbacks").at("func").get<std::string>()] +=
+        truth.at("callbacks").at("count").get<uint64_t>();
+  }
+  return out;
+}
+
+void ExpectPprofCalls(const TempDir& dir, const std::string& pb,
+                      const std::map<std::string, uint64_t>& want) {
+  RunResult top = RunCommand({CGOTRACE_GO, "tool", "pprof", "-sample_index=calls", "-top",
+                              "-nodecount=1000", "-nodefraction=0", pb},
+                             dir);
+  ASSERT_TRUE(top.status.Ok()) << top.Describe();
+  const auto flat = PprofFlatByName(top.out);
+  for (const auto& [func, n] : want) {
+    EXPECT_EQ(flat.count(func) ? flat.at(func) : 0, n) << func << "\n" << top.out;
+  }
+}
+
 }  // namespace cgotrace::e2e

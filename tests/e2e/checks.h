@@ -82,6 +82,15 @@ void ExpectMatchesCgocallsTruth(const Json& truth, const std::vector<Json>& even
 // are "flat flat% sum% cum cum% name [file:line]".
 std::map<std::string, uint64_t> PprofFlatByName(const std::string& top);
 
+// Calls per C function (and callbacks per exported Go function) of a
+// cgocalls-format truth, summed over its goroutines.
+std::map<std::string, uint64_t> TruthCallsByFunc(const Json& truth);
+
+// `go tool pprof -sample_index=calls -top` of the profile `pb` shows exactly
+// `want` calls for each function of `want`.
+void ExpectPprofCalls(const TempDir& dir, const std::string& pb,
+                      const std::map<std::string, uint64_t>& want);
+
 // Expected comm of a program: its base name.
 std::string CommOf(const std::string& path);
 

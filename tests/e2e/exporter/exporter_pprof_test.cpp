@@ -72,12 +72,7 @@ TEST_F(ExporterPprofTest, ProfilesOverHttpMatchTheFixtureAndBadRequestsLeaveItSe
   ASSERT_TRUE(app.WaitForLine(Stream::kStdout, "DONE", 30s)) << app.Describe();
   auto truth = ReadTruth(truth_path, &error);
   ASSERT_TRUE(truth) << error;
-  std::map<std::string, uint64_t> want;
-  for (const Json& g : truth->at("goroutines")) {
-    for (const auto& [func, n] : g.at("calls").items()) want[func] += n.get<uint64_t>();
-  }
-  want[truth->at("callbacks").at("func").get<std::string>()] +=
-      truth->at("callbacks").at("count").get<uint64_t>();
+  const std::map<std::string, uint64_t> want = TruthCallsByFunc(*truth);
 
   for (int i = 0; i < 2; ++i) {
     SCOPED_TRACE("profile " + std::to_string(i));
@@ -85,13 +80,7 @@ TEST_F(ExporterPprofTest, ProfilesOverHttpMatchTheFixtureAndBadRequestsLeaveItSe
     ASSERT_TRUE(st.Ok()) << clients[static_cast<size_t>(i)].Describe();
     EXPECT_EQ(ReadFile(dir_.File("curl" + std::to_string(i) + ".out")), "200");
     const std::string pb = dir_.File("cgo" + std::to_string(i) + ".pb.gz");
-    RunResult top = RunCommand(
-        {CGOTRACE_GO, "tool", "pprof", "-sample_index=calls", "-top", "-nodefraction=0", pb}, dir_);
-    ASSERT_TRUE(top.status.Ok()) << top.Describe();
-    const auto flat = PprofFlatByName(top.out);
-    for (const auto& [func, n] : want) {
-      EXPECT_EQ(flat.count(func) ? flat.at(func) : 0, n) << func << "\n" << top.out;
-    }
+    ExpectPprofCalls(dir_, pb, want);
     RunResult traces = RunCommand({CGOTRACE_GO, "tool", "pprof", "-traces", pb}, dir_);
     ASSERT_TRUE(traces.status.Ok()) << traces.Describe();
     EXPECT_NE(traces.out.find("fast_add\n             main._Cfunc_fast_add\n             "

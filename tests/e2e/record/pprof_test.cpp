@@ -39,22 +39,7 @@ TEST_P(PprofReportTest, GoToolPprofShowsExactCountsAndGoCallers) {
 
   // The C functions' calls of the whole process (the fixture's goroutines
   // and the runtime's own, e.g. x_cgo_notify_runtime_init_done).
-  std::map<std::string, uint64_t> want;
-  for (const Json& g : truth->at("goroutines")) {
-    for (const auto& [func, n] : g.at("calls").items()) want[func] += n.get<uint64_t>();
-  }
-  if (truth->contains("callbacks")) {
-    want[truth->at("callbacks").at("func").get<std::string>()] +=
-        truth->at("callbacks").at("count").get<uint64_t>();
-  }
-  RunResult top = RunCommand({CGOTRACE_GO, "tool", "pprof", "-sample_index=calls", "-top",
-                              "-nodecount=1000", "-nodefraction=0", pb},
-                             dir_);
-  ASSERT_TRUE(top.status.Ok()) << top.Describe();
-  const auto flat = PprofFlatByName(top.out);
-  for (const auto& [func, n] : want) {
-    EXPECT_EQ(flat.count(func) ? flat.at(func) : 0, n) << func << "\n" << top.out;
-  }
+  ExpectPprofCalls(dir_, pb, TruthCallsByFunc(*truth));
 
   // -traces: each C function over the fixture's Go caller.
   RunResult traces = RunCommand({CGOTRACE_GO, "tool", "pprof", "-traces", pb}, dir_);
