@@ -81,6 +81,22 @@ class PatchedCopy {
   int patched_ = 0;
 };
 
+// The error of RuntimeOffsets::For for an unknown release (go1.29.0) on a
+// copy of the stripped fixture with `find` rewritten to `replace`; "" (and
+// a failure) when the bytes are not there or For succeeds.
+std::string UnknownReleaseError(const std::string& find, const std::string& replace) {
+  PatchedCopy copy(kFixtureDir + "/cgocalls-stripped", find, replace);
+  EXPECT_GE(copy.patched(), 1);
+  std::unique_ptr<ElfFile> elf = OpenFixture(copy.path());
+  if (elf == nullptr) {
+    ADD_FAILURE() << "cannot open " << copy.path();
+    return "";
+  }
+  Result<RuntimeOffsets> got = RuntimeOffsets::For(*elf, Version(29, 0), PclntabOf(*elf));
+  EXPECT_FALSE(got.ok());
+  return got.ok() ? "" : got.error().message;
+}
+
 // Values read from the DWARF of go1.X binaries (docs/offsets.md).
 TEST(GoOffsetsTableTest, KnownVersions) {
   const struct {
@@ -233,33 +249,23 @@ TEST(GoOffsetsForTest, UnknownVersionUsesTypeDescriptors) {
 // naming the field and the version.
 TEST(GoOffsetsForTest, MissingFieldNamesFieldAndVersion) {
   // The name data of the unexported field "goid": flags 0, length 4.
-  PatchedCopy copy(kFixtureDir + "/cgocalls-stripped", std::string("\0\4goid", 6),
-                   std::string("\0\4gxid", 6));
-  ASSERT_GE(copy.patched(), 1);
-  std::unique_ptr<ElfFile> elf = OpenFixture(copy.path());
-  ASSERT_NE(elf, nullptr);
-  Result<RuntimeOffsets> got = RuntimeOffsets::For(*elf, Version(29, 0), PclntabOf(*elf));
-  ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.error().message, HasSubstr("go1.29.0"));
-  EXPECT_THAT(got.error().message, HasSubstr("no field 'goid'"));
-  EXPECT_THAT(got.error().message, HasSubstr("runtime.g"));
-  EXPECT_THAT(got.error().message, HasSubstr("rebuild without -w or upgrade cgotrace"));
-  EXPECT_EQ(got.error().message.find('\n'), std::string::npos);
+  const std::string message =
+      UnknownReleaseError(std::string("\0\4goid", 6), std::string("\0\4gxid", 6));
+  EXPECT_THAT(message, HasSubstr("go1.29.0"));
+  EXPECT_THAT(message, HasSubstr("no field 'goid'"));
+  EXPECT_THAT(message, HasSubstr("runtime.g"));
+  EXPECT_THAT(message, HasSubstr("rebuild without -w or upgrade cgotrace"));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
 }
 
 // No runtime.g descriptor to be found (its name destroyed): an unknown
 // format, named with the version.
 TEST(GoOffsetsForTest, UnknownDescriptorFormatNamesVersion) {
-  PatchedCopy copy(kFixtureDir + "/cgocalls-stripped", "*runtime.g", "*runtime.X");
-  ASSERT_GE(copy.patched(), 1);
-  std::unique_ptr<ElfFile> elf = OpenFixture(copy.path());
-  ASSERT_NE(elf, nullptr);
-  Result<RuntimeOffsets> got = RuntimeOffsets::For(*elf, Version(29, 0), PclntabOf(*elf));
-  ASSERT_FALSE(got.ok());
-  EXPECT_THAT(got.error().message, HasSubstr("go1.29.0"));
-  EXPECT_THAT(got.error().message, HasSubstr("no runtime.g type descriptor"));
-  EXPECT_THAT(got.error().message, HasSubstr("unknown type-descriptor format"));
-  EXPECT_EQ(got.error().message.find('\n'), std::string::npos);
+  const std::string message = UnknownReleaseError("*runtime.g", "*runtime.X");
+  EXPECT_THAT(message, HasSubstr("go1.29.0"));
+  EXPECT_THAT(message, HasSubstr("no runtime.g type descriptor"));
+  EXPECT_THAT(message, HasSubstr("unknown type-descriptor format"));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
 }
 
 // A known release whose descriptors disagree with the table: the
