@@ -63,7 +63,12 @@ Result<std::unique_ptr<ElfFile>> ElfFile::Open(const std::string& path) {
   if (static_cast<uint64_t>(st.st_size) < EI_NIDENT) {
     return MakeError("{}: not an ELF file (only {} bytes)", path, st.st_size);
   }
-  void* map = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // MAP_SHARED, read-only: the kernel writes a uprobe's breakpoint into
+  // every private executable mapping of the file (valid_vma() in
+  // kernel/events/uprobes.c skips VM_MAYSHARE ones), so a private mapping
+  // would show another tracer's breakpoints instead of the program's
+  // instructions. A shared mapping shows the page cache: the file as on disk.
+  void* map = mmap(nullptr, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) {
     return MakeError("{}: mmap: {}", path, std::strerror(errno));
   }

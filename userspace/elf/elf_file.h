@@ -2,10 +2,12 @@
 //
 // Used by every binary-analysis step (Go buildinfo, pclntab, DWARF offsets,
 // probe sites) and by the tracer to turn virtual addresses into the file
-// offsets that uprobes attach to. Opening maps the whole file read-only; all
-// spans handed out point into that mapping and stay valid for the ElfFile's
-// lifetime. Corrupt or truncated files give an Error naming the path and what
-// was wrong; no method reads outside the mapping.
+// offsets that uprobes attach to. Opening maps the whole file read-only and
+// shared, so the bytes are the file's even where another tracer has uprobes
+// in it (the kernel patches only private mappings); all spans handed out
+// point into that mapping and stay valid for the ElfFile's lifetime.
+// Corrupt or truncated files give an Error naming the path and what was
+// wrong; no method reads outside the mapping.
 //
 // Thread safety: immutable after Open(); const methods may be called
 // concurrently.

@@ -2,40 +2,17 @@
 // binary's DWARF, read with libdw.
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "offsets/dwarf_file.h"
 #include "offsets/go_offsets.h"
 
 namespace cgotrace {
 namespace {
-
-// Closes the libdw handle and its file descriptor together.
-class DwarfHandle {
- public:
-  DwarfHandle(int fd, Dwarf* dwarf) : fd_(fd), dwarf_(dwarf) {}
-  ~DwarfHandle() {
-    if (dwarf_ != nullptr) {
-      dwarf_end(dwarf_);
-    }
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  DwarfHandle(const DwarfHandle&) = delete;
-  DwarfHandle& operator=(const DwarfHandle&) = delete;
-  Dwarf* get() const { return dwarf_; }
-
- private:
-  int fd_;
-  Dwarf* dwarf_;
-};
 
 // DW_AT_data_member_location is a constant in Go's DWARF, but DWARF 2
 // producers encode it as DW_OP_plus_uconst; accept both.
@@ -152,18 +129,12 @@ Result<RuntimeOffsets> RuntimeOffsets::FromDwarf(const ElfFile& elf) {
   if (elf.FindSection(".debug_info") == nullptr && elf.FindSection(".zdebug_info") == nullptr) {
     return MakeError("{}: no DWARF debug info (built with -ldflags=-w or stripped)", path);
   }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return MakeError("{}: cannot open: {}", path, std::strerror(errno));
-  }
-  // dwarf_begin decompresses SHF_COMPRESSED and legacy .zdebug_* sections,
-  // which the Go linker produces by default.
-  DwarfHandle handle(fd, dwarf_begin(fd, DWARF_C_READ));
-  if (handle.get() == nullptr) {
-    return MakeError("{}: cannot read DWARF: {}", path, dwarf_errmsg(dwarf_errno()));
+  auto dwarf = DwarfFile::Open(path);
+  if (!dwarf) {
+    return dwarf.error();
   }
 
-  RuntimeTypes types = FindRuntimeTypes(handle.get());
+  RuntimeTypes types = FindRuntimeTypes((*dwarf)->get());
   if (!types.g) {
     return MakeError("{}: DWARF has no runtime.g type", path);
   }

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "offsets/dwarf_file.h"
+
 namespace cgotrace {
 namespace {
 
@@ -81,11 +83,11 @@ uint32_t ProcessThreadCount(pid_t pid) {
 }
 
 std::optional<uint32_t> SchedMaxmcountOffset(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  auto file = DwarfFile::Open(path);
+  if (!file) {
     return std::nullopt;
   }
-  Dwarf* dwarf = dwarf_begin(fd, DWARF_C_READ);
+  Dwarf* dwarf = (*file)->get();
   std::optional<uint32_t> found;
   Dwarf_Off off = 0;
   Dwarf_Off next = 0;
@@ -121,10 +123,6 @@ std::optional<uint32_t> SchedMaxmcountOffset(const std::string& path) {
     }
     off = next;
   }
-  if (dwarf != nullptr) {
-    dwarf_end(dwarf);
-  }
-  close(fd);
   return found;
 }
 
