@@ -78,7 +78,10 @@ Result<void> CheckBindable(const ListenAddress& addr) {
 // Reading BPF maps through descriptors we already hold needs no capability.
 std::vector<int> CapabilitiesToKeep(const ExporterOptions& options) {
   std::vector<int> keep;
-  if (options.targets.all_go || !options.targets.binaries.empty()) {
+  // Exact mode attaches again after the start: to a -p or --all-go process
+  // that executes another program, to new processes (--all-go), to a file
+  // redeployed at a --binary path.
+  if (options.exact || options.targets.all_go || !options.targets.binaries.empty()) {
     keep = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
 #if defined(CAP_BPF) && defined(CAP_PERFMON)
     keep.push_back(CAP_BPF);

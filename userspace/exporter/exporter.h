@@ -34,6 +34,7 @@
 #include "cgotrace/tracer.h"
 #include "cgotrace_abi.h"
 #include "process/process.h"
+#include "process/target_watch.h"
 #include "util/proc_fs.h"
 
 namespace cgotrace {
@@ -193,9 +194,10 @@ class ProcessDiscovery : public TargetSource {
   // files (error if one is not a traceable Go binary), then a first scan.
   Result<void> Start(TargetAttacher& tracer) override;
   // Detaches exited PIDs (PID + start time: a reused PID is another
-  // process); under --all-go attaches new Go processes with cgo; follows a
-  // --binary path to the new file after a redeploy by rename; recounts
-  // processes of --binary files.
+  // process) and follows traced PIDs that executed another program (or says
+  // they were lost); under --all-go attaches new Go processes with cgo;
+  // follows a --binary path to the new file after a redeploy by rename;
+  // recounts processes of --binary files.
   void Rescan(TargetAttacher& tracer) override;
 
   uint64_t processes_traced() const { return processes_traced_; }
@@ -210,7 +212,7 @@ class ProcessDiscovery : public TargetSource {
     size_t count = SIZE_MAX;  // processes last counted; MAX forces a message
   };
 
-  void DetachExited(TargetAttacher& tracer);
+  void FollowProcesses(TargetAttacher& tracer);
   void FollowRedeploys(TargetAttacher& tracer);
   void DetachReplacedFiles(TargetAttacher& tracer, const std::map<pid_t, FileId>& exes);
   void AttachNewGoProcesses(TargetAttacher& tracer, const std::map<pid_t, FileId>& exes);
@@ -219,7 +221,7 @@ class ProcessDiscovery : public TargetSource {
 
   ExporterTargets targets_;
   const ProcFs& fs_;
-  std::map<pid_t, ProcessKey> attached_;
+  TargetWatch attached_;  // processes attached by PID (-p, --all-go)
   std::vector<BinaryTarget> binaries_;
   // Executables found not traceable (not Go, no cgo, unsupported), each
   // analysed once.

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "exporter/exporter.h"
+#include "trace/follow_exec.h"
 
 namespace cgotrace {
 
@@ -23,19 +24,19 @@ bool ExpectedRejection(const std::string& message) {
 }
 
 ProcessDiscovery::ProcessDiscovery(const ExporterTargets& targets, const ProcFs& fs)
-    : targets_(targets), fs_(fs), self_(getpid()) {}
+    : targets_(targets), fs_(fs), attached_(fs_), self_(getpid()) {}
 
 Result<void> ProcessDiscovery::Start(TargetAttacher& tracer) {
   for (pid_t pid : targets_.pids) {
+    // Read before attaching: an exec meanwhile is then seen as one.
+    auto exe = fs_.ExeId(pid);
     auto report = tracer.AddProcess(pid);
     if (!report) {
       return report.error();
     }
-    auto key = fs_.Key(pid);
-    if (!key) {
+    if (!exe || !attached_.Add(pid, *exe)) {
       return MakeError("PID {} exited while attaching", pid);
     }
-    attached_[pid] = *key;
     fmt::print(stderr, "cgotrace: attached {} probes to PID {} ({})\n", report->probes, pid,
                fs_.Comm(pid));
   }
@@ -61,7 +62,7 @@ Result<void> ProcessDiscovery::Start(TargetAttacher& tracer) {
 }
 
 void ProcessDiscovery::Rescan(TargetAttacher& tracer) {
-  DetachExited(tracer);
+  FollowProcesses(tracer);
   FollowRedeploys(tracer);
   std::map<pid_t, FileId> exes;
   if (targets_.all_go || !binaries_.empty()) {
@@ -74,7 +75,7 @@ void ProcessDiscovery::Rescan(TargetAttacher& tracer) {
   CountBinaryProcesses(exes);
 
   std::set<pid_t> traced;
-  for (const auto& [pid, key] : attached_) {
+  for (pid_t pid : attached_.Pids()) {
     traced.insert(pid);
   }
   for (const auto& [pid, id] : exes) {
@@ -89,19 +90,31 @@ void ProcessDiscovery::Rescan(TargetAttacher& tracer) {
   waiting_logged_ = targets_.all_go && attached_.empty();
 }
 
-void ProcessDiscovery::DetachExited(TargetAttacher& tracer) {
-  for (auto it = attached_.begin(); it != attached_.end();) {
-    if (fs_.Alive(it->second)) {
-      ++it;
+void ProcessDiscovery::FollowProcesses(TargetAttacher& tracer) {
+  for (const TargetWatch::Change& c : attached_.Poll()) {
+    if (c.kind == TargetWatch::Change::Kind::kExited) {
+      // Uprobes filtered on a dead PID never fire again, but each holds a
+      // perf event and a reference on the executable until closed. A PID
+      // reused by a new process is a new process: the next scan sees it.
+      tracer.RemoveProcess(c.pid);
+      fmt::print(stderr, "cgotrace: PID {} exited; detached its probes\n", c.pid);
       continue;
     }
-    // Uprobes filtered on a dead PID never fire again, but each holds a
-    // perf event and a reference on the executable until closed. A PID
-    // reused by a new process is a new process: the next scan sees it.
-    const pid_t pid = it->first;
-    tracer.RemoveProcess(pid);
-    fmt::print(stderr, "cgotrace: PID {} exited; detached its probes\n", pid);
-    it = attached_.erase(it);
+    auto exe = fs_.ExeId(c.pid);
+    if (exe && OfBinaryTarget(*exe)) {
+      // A --binary attachment sees it already: probes by PID as well would
+      // count its calls twice.
+      tracer.RemoveProcess(c.pid);
+      attached_.Remove(c.pid);
+      fmt::print(stderr, "cgotrace: PID {} executed {}; traced as a process of --binary\n", c.pid,
+                 c.exe);
+      continue;
+    }
+    // Refused while still running: not analysed again, and said once (by
+    // FollowExec).
+    if (!FollowExec(tracer, attached_, c.pid, c.exe) && exe && fs_.Alive(c.pid)) {
+      rejected_.insert(*exe);
+    }
   }
 }
 
@@ -159,13 +172,14 @@ bool ProcessDiscovery::OfBinaryTarget(const FileId& id) const {
 void ProcessDiscovery::AttachNewGoProcesses(TargetAttacher& tracer,
                                             const std::map<pid_t, FileId>& exes) {
   for (const auto& [pid, id] : exes) {
-    if (attached_.contains(pid) || rejected_.contains(id) || OfBinaryTarget(id)) {
+    if (attached_.Contains(pid) || rejected_.contains(id) || OfBinaryTarget(id)) {
       continue;  // a --binary attachment already sees this process
     }
     auto report = tracer.AddProcess(pid);
     auto key = fs_.Key(pid);
-    if (report && key) {
-      attached_[pid] = *key;
+    // Watched as running `id`, read before attaching: an exec meanwhile is
+    // seen as one at the next scan.
+    if (report && key && attached_.Add(pid, id)) {
       fmt::print(stderr, "cgotrace: attached {} probes to PID {} ({})\n", report->probes, pid,
                  fs_.Comm(pid));
       continue;

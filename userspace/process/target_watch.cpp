@@ -1,5 +1,7 @@
 #include "process/target_watch.h"
 
+#include <algorithm>
+
 namespace cgotrace {
 
 bool TargetWatch::Add(pid_t pid) {
@@ -23,6 +25,19 @@ bool TargetWatch::Add(pid_t pid, const FileId& exe) {
 
 void TargetWatch::Remove(pid_t pid) {
   std::erase_if(targets_, [pid](const Target& t) { return t.key.pid == pid; });
+}
+
+bool TargetWatch::Contains(pid_t pid) const {
+  return std::any_of(targets_.begin(), targets_.end(),
+                     [pid](const Target& t) { return t.key.pid == pid; });
+}
+
+std::vector<pid_t> TargetWatch::Pids() const {
+  std::vector<pid_t> out;
+  for (const Target& t : targets_) {
+    out.push_back(t.key.pid);
+  }
+  return out;
 }
 
 std::vector<TargetWatch::Change> TargetWatch::Poll() {

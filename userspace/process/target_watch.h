@@ -44,6 +44,9 @@ class TargetWatch {
   // Stops watching `pid` (a target the session gave up on).
   void Remove(pid_t pid);
 
+  bool Contains(pid_t pid) const;
+  // The watched PIDs, in the order they were added.
+  std::vector<pid_t> Pids() const;
   bool empty() const { return targets_.empty(); }
   size_t size() const { return targets_.size(); }
 

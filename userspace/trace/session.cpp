@@ -10,6 +10,7 @@
 #include "process/launch.h"
 #include "process/process.h"
 #include "process/target_watch.h"
+#include "trace/follow_exec.h"
 #include "util/clock.h"
 
 namespace cgotrace {
@@ -124,18 +125,7 @@ bool Session::TargetsGone() {
     if (c.kind != TargetWatch::Change::Kind::kExeced) {
       continue;
     }
-    // The probes sit in the old executable, which this process no longer
-    // runs: attach to the new one, or say why it cannot be traced.
-    tracer_->RemoveProcess(c.pid);
-    auto report = tracer_->AddProcess(c.pid);
-    if (report) {
-      fmt::print(stderr, "cgotrace: PID {} executed {}; following it ({} probes)\n", c.pid, c.exe,
-                 report->probes);
-    } else {
-      fmt::print(stderr, "cgotrace: PID {} executed {}, which cannot be traced: {}\n", c.pid, c.exe,
-                 report.error().message);
-      watch_->Remove(c.pid);
-    }
+    FollowExec(*tracer_, *watch_, c.pid, c.exe);
   }
   if (options_.source != nullptr || !options_.targets.binaries.empty()) {
     return false;  // targets may still come: a new process of the binary

@@ -185,6 +185,40 @@ TEST_F(DiscoveryTest, ReusedPidIsANewProcess) {
   EXPECT_THAT(tracer_.attached, IsEmpty());
 }
 
+// A traced process that executes another program keeps its PID and start
+// time: the probes of the old executable are detached and the new one is
+// attached, or one line says the process was lost and why.
+TEST_F(DiscoveryTest, ExecedProcessIsFollowedOrSaidToBeLost) {
+  fs_.procs[kPid] = Go(100);
+  ASSERT_TRUE(discovery_.Start(tracer_).ok());
+  tracer_.TakeCalls();
+
+  constexpr FileId kOtherGo{1, 11};
+  fs_.procs[kPid].exe = kOtherGo;
+  fs_.procs[kPid].exe_target = "/srv/other";
+  std::string log = Stderr([&] { discovery_.Rescan(tracer_); });
+  EXPECT_THAT(tracer_.TakeCalls(),
+              ElementsAre(fmt::format("remove {}", kPid), fmt::format("add {}", kPid)));
+  EXPECT_EQ(log,
+            fmt::format("cgotrace: PID {} executed /srv/other; following it (4 probes)\n", kPid));
+  EXPECT_EQ(discovery_.processes_traced(), 1u);
+
+  // Into a program that cannot be traced: lost, said once, not tried again.
+  fs_.procs[kPid].exe = kPython;
+  fs_.procs[kPid].exe_target = "/usr/bin/python3";
+  log = Stderr([&] { discovery_.Rescan(tracer_); });
+  EXPECT_THAT(tracer_.TakeCalls(),
+              ElementsAre(fmt::format("remove {}", kPid), fmt::format("add {}", kPid)));
+  EXPECT_THAT(
+      log, HasSubstr(fmt::format("cgotrace: PID {} executed /usr/bin/python3, which cannot be "
+                                 "traced: /usr/bin/python3: not a Go binary (no Go build info)\n",
+                                 kPid)));
+  EXPECT_EQ(discovery_.processes_traced(), 0u);
+  log = Stderr([&] { discovery_.Rescan(tracer_); });
+  EXPECT_THAT(tracer_.TakeCalls(), IsEmpty());
+  EXPECT_THAT(log, Not(HasSubstr("python3")));
+}
+
 TEST_F(DiscoveryTest, NonGoExecutableIsAnalysedOnceAndIgnoredQuietly) {
   fs_.procs[kPid] = Python(100);
   std::string log = Stderr([&] { ASSERT_TRUE(discovery_.Start(tracer_).ok()); });
