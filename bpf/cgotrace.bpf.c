@@ -362,27 +362,28 @@ static __always_inline int read_depth(const cgt_regs *regs, const struct cgt_bin
 	return stack_depth(hi, sp, depth);
 }
 
-/* Whether a task-storage start reads the stack depth: for events and for
- * the exporter's depth histogram, not for `stat`. */
-static __always_inline int depth_wanted(int with_goid)
-{
-	return with_goid || (outputs & CGT_OUT_EXPORT);
-}
-
 /* What a task-storage start needs of the goroutine. Events carry goid and
  * stack depth (`with_goid`: one user-memory read of runtime.g's prefix); the
- * exporter's rows need the depth only (one word); `stat` needs neither (the
- * end matches its frame by the g register) and reads no user memory. */
+ * exporter's rows need the depth only (one word). `stat` needs neither to
+ * match an end with its frame (by the g register), only to tell a start
+ * nested in a callback from one after a panic that unwound through C and
+ * left frames behind (drop_stale_frames): it reads the depth for a callback
+ * (later starts may nest in it) and when the thread has frames in flight, so
+ * a call alone on its thread reads no user memory. Depth 0: not read (or,
+ * for `stat`, unreadable). */
 static __always_inline int start_goroutine(const cgt_regs *regs,
 					   const struct cgt_binary_config *cfg,
 					   const struct cgt_site_desc *site, int with_goid,
-					   __u64 *goid, __u32 *depth)
+					   __u32 kind, const struct cgt_task_state *st, __u64 *goid,
+					   __u32 *depth)
 {
 	if (with_goid)
 		return read_goroutine(regs, cfg, site, goid, depth);
 	*goid = 0;
 	if (outputs & CGT_OUT_EXPORT)
 		return read_depth(regs, cfg, site, depth);
+	if ((kind == CGT_EV_CALLBACK || st->top != 0) && !read_depth(regs, cfg, site, depth))
+		return 0;
 	*depth = 0;
 	return CGT_REG_G(regs) ? 0 : -1;
 }
@@ -553,31 +554,44 @@ static __always_inline void emit(__u64 now, __u32 binary, __u32 kind, __u32 pid,
 	stat_inc(CGT_STAT_EVENTS);
 }
 
+/* Whether frame `f` stays live below a new start of goroutine `g` (goid and
+ * depth as the start read them; depth 0: not read). `in_dropped` says the
+ * frame above it was a callback of `g` found abandoned: the call it ran in
+ * was cut off by the same panic. A depth not read (`stat`: a call that was
+ * alone on its thread) leaves only that to tell. The g pointer names the
+ * goroutine; the goid, read while events are on, only guards against a
+ * reused g. */
+static __always_inline int frame_stays(const struct cgt_task_frame *f, __u64 g, int with_goid,
+				       __u64 goid, __u32 depth, int in_dropped)
+{
+	if (f->g != g || in_dropped)
+		return 0;
+	if (!f->depth || !depth)
+		return 1;
+	return f->depth < depth && (!with_goid || !f->has_goid || f->goid == goid);
+}
+
 /* Before a start on this thread, pops the frames whose end can no longer
  * run. A frame below a new start stays live only while the thread runs the
  * same goroutine deeper in its stack (C -> Go callback -> C: each nested
  * start is deeper than the frames it nests in). A frame of another goroutine,
  * or of this one at the new start's depth or deeper, was abandoned: a Go
- * panic unwound through C and was recovered above the call. */
+ * panic unwound through C and was recovered above the call; so was the call
+ * an abandoned callback ran in. */
 static __always_inline void drop_stale_frames(struct cgt_task_state *st, __u64 g, int with_goid,
 					      __u64 goid, __u32 depth)
 {
 	struct cgt_task_frame *f;
+	int cb_dropped = 0;
 	__u32 i;
 
 	for (i = 0; i < CGT_TASK_FRAMES; i++) {
 		if (st->top == 0 || st->top > CGT_TASK_FRAMES)
 			return;
 		f = &st->frames[(st->top - 1) & (CGT_TASK_FRAMES - 1)];
-		/* `stat` reads neither goid nor depth: then only another
-		 * goroutine's frames are known to be abandoned, this
-		 * goroutine's go when its thread exits. The exporter reads
-		 * the goid only while events are on; the g pointer names the
-		 * goroutine, the goid only guards against a reused g. */
-		if (f->g == g &&
-		    (!depth_wanted(with_goid) ||
-		     (f->depth < depth && (!with_goid || !f->has_goid || f->goid == goid))))
+		if (frame_stays(f, g, with_goid, goid, depth, cb_dropped && f->kind == CGT_EV_CALL))
 			return;
+		cb_dropped = f->g == g && f->kind == CGT_EV_CALLBACK;
 		drop_inflight(f->kind, f->binary, !f->c_end_ns, CGT_STAT_UNRETURNED_PANIC);
 		st->top--;
 	}
@@ -595,14 +609,14 @@ static __always_inline void on_task_start(cgt_regs *ctx, __u64 cookie, __u32 bin
 	__u32 depth;
 
 	stat_inc(CGT_STAT_ENTRIES);
-	if (start_goroutine(ctx, cfg, site, with_goid, &goid, &depth)) {
-		stat_inc(CGT_STAT_READ_FAIL);
-		return;
-	}
 	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
+	if (start_goroutine(ctx, cfg, site, with_goid, kind, st, &goid, &depth)) {
+		stat_inc(CGT_STAT_READ_FAIL);
+		return;
+	}
 	drop_stale_frames(st, CGT_REG_G(ctx), with_goid, goid, depth);
 	f = &st->frames[st->top & (CGT_TASK_FRAMES - 1)];
 	if (st->top >= CGT_TASK_FRAMES) {
