@@ -3,7 +3,7 @@
 # kernel under qemu-system-aarch64 (TCG: no arm64 hardware needed) with an
 # initramfs holding cgotrace, the arm64 fixtures and a static busybox, runs
 # real traces there (scripts/arm64/guest-init.sh) and collects every run's
-# outputs in WORK/results for the host-side checks (tests/e2e/arm64_test.cpp,
+# outputs in WORK/results for the host-side checks (tests/arm64/arm64_test.cpp,
 # CTest label `arm64`).
 #
 # Usage: scripts/arm64-vm.sh [WORK]    (default: build/arm64)

@@ -2,7 +2,7 @@
 # /init of the arm64 test VM (scripts/arm64-vm.sh): runs cgotrace against the
 # arm64 fixtures on the arm64 kernel and writes every run's outputs to the
 # host's results directory (a 9p share). It judges nothing: the host checks
-# the outputs against each fixture's own truth (tests/e2e/arm64_test.cpp), so
+# the outputs against each fixture's own truth (tests/arm64/arm64_test.cpp), so
 # a VM that breaks half-way shows up as missing results, never as a pass.
 #
 # /cases.txt, one run per line:  NAME MODE BINARY ARGS...
