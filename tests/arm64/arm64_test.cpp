@@ -145,9 +145,9 @@ TEST_P(Arm64TopTest, TopListsEachGoroutineInC) {
     EXPECT_EQ((*c)["tid"], g["tid"]);
     EXPECT_EQ((*c)["site"], "main.blockedWorker");
     EXPECT_FALSE((*c)["age_exact"].get<bool>());
-    // Innermost first, walked to Go: on arm64 block_inner sleeps through
-    // libc's nanosleep() (frames named by address: no BCC in the cross
-    // build), then the fixture's own C code, named by its ELF symbols.
+    // Innermost first, walked to Go: block_inner sleeps in a raw `svc`, so
+    // its own C code is all there is, named by its ELF symbols (any libc
+    // frame would be named by address: no BCC in the cross build).
     const Json& frames = (*c)["c_frames"];
     ASSERT_GE(frames.size(), 2u) << c->dump();
     const size_t n = frames.size();
