@@ -7,7 +7,6 @@
 
 #include "cgotrace/session.h"
 #include "process/process.h"
-#include "sample/target_process.h"
 #include "util/clock.h"
 
 namespace cgotrace::cli {
@@ -28,16 +27,12 @@ Result<std::unique_ptr<SampledProcess>> OpenSampledProcess(pid_t pid, bool verbo
     return MakeError("PID {}: {}", pid, bin.error().message);
   }
   p->binary = std::move(*bin);
-  auto bias = ExecutableLoadBias(pid, p->binary->elf());
-  if (!bias) {
-    return bias.error();
+  auto opened = OpenProcessSampler(pid, *p->binary, verbose);
+  if (!opened) {
+    return opened.error();
   }
-  p->bias = *bias;
-  auto sampler = Sampler::Open(pid, *p->binary, verbose);
-  if (!sampler) {
-    return MakeError("PID {}: {}", pid, sampler.error().message);
-  }
-  p->sampler = std::move(*sampler);
+  p->bias = opened->bias;
+  p->sampler = std::move(opened->sampler);
   p->namer = std::make_unique<FrameNamer>(pid, *p->binary, p->bias);
   return p;
 }

@@ -41,21 +41,17 @@ Result<void> ProcessDiscovery::Start(TargetAttacher& tracer) {
                fs_.Comm(pid));
   }
   for (const std::string& given : targets_.binaries) {
-    auto path = CanonicalBinaryPath(given);
-    if (!path) {
-      return MakeError("--binary {}", path.error().message);
+    auto binary = ResolveBinaryArgument(given);
+    if (!binary) {
+      return binary.error();
     }
-    auto id = FileIdOf(*path);
-    if (!id) {
-      return MakeError("--binary {}", id.error().message);
-    }
-    auto report = tracer.AddBinary(*path, -1);
+    auto report = tracer.AddBinary(binary->path, -1);
     if (!report) {
       return report.error();
     }
-    binaries_.push_back({*path, {*id}});
+    binaries_.push_back({binary->path, {binary->id}});
     fmt::print(stderr, "cgotrace: attached {} probes to every process of {}\n", report->probes,
-               *path);
+               binary->path);
   }
   Rescan(tracer);
   return Ok();

@@ -10,7 +10,6 @@
 #include "exporter/metric_family.h"
 #include "gofile/cgo_names.h"
 #include "process/process.h"
-#include "sample/target_process.h"
 
 namespace cgotrace {
 namespace {
@@ -168,16 +167,12 @@ Result<void> SampleGauges::Add(pid_t pid, const FileId& id) {
     return MakeError("PID {}: {}", pid, target.error().message);
   }
   p->label = ExporterMetrics::BinaryLabel(target->substr(target->rfind('/') + 1));
-  auto bias = ExecutableLoadBias(pid, p->binary->elf());
-  if (!bias) {
-    return bias.error();
+  auto opened = OpenProcessSampler(pid, *p->binary, verbose_);
+  if (!opened) {
+    return opened.error();
   }
-  p->bias = *bias;
-  auto sampler = Sampler::Open(pid, *p->binary, verbose_);
-  if (!sampler) {
-    return MakeError("PID {}: {}", pid, sampler.error().message);
-  }
-  p->sampler = std::move(*sampler);
+  p->bias = opened->bias;
+  p->sampler = std::move(opened->sampler);
   fmt::print(stderr, "cgotrace: sampling PID {} ({})\n", pid, fs_.Comm(pid));
   processes_[pid] = std::move(p);
   return Ok();
@@ -198,17 +193,13 @@ Result<void> SampleGauges::Start() {
     CGT_TRY(Add(pid, *id));
   }
   for (const std::string& given : targets_.binaries) {
-    auto path = CanonicalBinaryPath(given);
-    if (!path) {
-      return MakeError("--binary {}", path.error().message);
-    }
-    auto id = FileIdOf(*path);
-    if (!id) {
-      return MakeError("--binary {}", id.error().message);
+    auto binary = ResolveBinaryArgument(given);
+    if (!binary) {
+      return binary.error();
     }
     // Checked now, not when its first process appears: a file that cannot
     // be sampled is bad input.
-    auto bin = GoBinary::Analyze(*path);
+    auto bin = GoBinary::Analyze(binary->path);
     if (!bin) {
       return bin.error();
     }
@@ -216,8 +207,8 @@ Result<void> SampleGauges::Start() {
     if (!cfg) {
       return cfg.error();
     }
-    binaries_.push_back({*path, {*id}});
-    fmt::print(stderr, "cgotrace: sampling every process of {}\n", *path);
+    binaries_.push_back({binary->path, {binary->id}});
+    fmt::print(stderr, "cgotrace: sampling every process of {}\n", binary->path);
   }
   Rescan();
   return Ok();

@@ -104,4 +104,16 @@ Result<std::string> CanonicalBinaryPath(const std::string& path) {
   return out;
 }
 
+Result<BinaryArgument> ResolveBinaryArgument(const std::string& given) {
+  auto path = CanonicalBinaryPath(given);
+  if (!path) {
+    return MakeError("--binary {}", path.error().message);
+  }
+  auto id = FileIdOf(*path);
+  if (!id) {
+    return MakeError("--binary {}", id.error().message);
+  }
+  return BinaryArgument{std::move(*path), *id};
+}
+
 }  // namespace cgotrace

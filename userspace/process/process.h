@@ -45,4 +45,14 @@ Result<std::string> ResolveExecutable(const std::string& name);
 // Error if the file does not exist or is not a regular file.
 Result<std::string> CanonicalBinaryPath(const std::string& path);
 
+// A --binary argument as a follower of its processes keeps it: the canonical
+// path and the identity of the file there now (a redeploy replaces it).
+struct BinaryArgument {
+  std::string path;
+  FileId id;
+};
+
+// CanonicalBinaryPath and FileIdOf of `given`; errors start with "--binary".
+Result<BinaryArgument> ResolveBinaryArgument(const std::string& given);
+
 }  // namespace cgotrace

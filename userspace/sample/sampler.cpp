@@ -257,4 +257,19 @@ Result<std::vector<ThreadSample>> Sampler::Sample() {
   return samples;
 }
 
+Result<ProcessSampler> OpenProcessSampler(pid_t pid, const GoBinary& binary, bool verbose) {
+  ProcessSampler out;
+  auto bias = ExecutableLoadBias(pid, binary.elf());
+  if (!bias) {
+    return bias.error();
+  }
+  out.bias = *bias;
+  auto sampler = Sampler::Open(pid, binary, verbose);
+  if (!sampler) {
+    return MakeError("PID {}: {}", pid, sampler.error().message);
+  }
+  out.sampler = std::move(*sampler);
+  return out;
+}
+
 }  // namespace cgotrace

@@ -49,4 +49,15 @@ class Sampler {
   std::unique_ptr<Impl> impl_;
 };
 
+// A sampler of one process and where its executable is loaded: what `top`,
+// `profile` and the exporter's --sample keep for each process they sample.
+struct ProcessSampler {
+  uint64_t bias = 0;  // ExecutableLoadBias
+  std::unique_ptr<Sampler> sampler;
+};
+
+// ExecutableLoadBias and Sampler::Open for `pid` running `binary`; errors
+// name the PID.
+Result<ProcessSampler> OpenProcessSampler(pid_t pid, const GoBinary& binary, bool verbose);
+
 }  // namespace cgotrace
