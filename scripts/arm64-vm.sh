@@ -74,7 +74,12 @@ for tc in local go1.22.12; do
     GOTOOLCHAIN=$tc GOFLAGS="-mod=readonly -buildvcs=false" "$GO" build \
     -o "$FX/$v/incgo/incgo" ./incgo) >&2
 done
-log "fixtures built ($LOCAL_GO, $OLDEST; incgo $LOCAL_GO, go1.22.12)"
+# pwait (cgo calls that must wait for the P) for --breakdown.
+mkdir -p "$FX/$LOCAL_GO/pwait"
+(cd "$root/tests/fixtures" && env CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
+  GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" "$GO" build \
+  -o "$FX/$LOCAL_GO/pwait/pwait" ./pwait) >&2
+log "fixtures built ($LOCAL_GO, $OLDEST; incgo $LOCAL_GO, go1.22.12; pwait $LOCAL_GO)"
 
 # 4. The initramfs: busybox, cgotrace and the fixtures with the shared
 # libraries they need (from the sysroot), the 9p modules, the cases.
@@ -89,7 +94,7 @@ cp "$root/scripts/arm64/guest-init.sh" "$IR/init"
 chmod +x "$IR/init"
 # Shared libraries: the NEEDED closure of every dynamic binary.
 declare -A seen=()
-queue=("$IR/bin/cgotrace" $(find "$IR/fixtures" -type f -name cgocalls -o -type f -name incgo))
+queue=("$IR/bin/cgotrace" $(find "$IR/fixtures" -type f \( -name cgocalls -o -name incgo -o -name pwait \)))
 while [ ${#queue[@]} -gt 0 ]; do
   f=${queue[0]}
   queue=("${queue[@]:1}")
@@ -129,6 +134,7 @@ QUICK="-scenarios=fast,cstring -goroutines=2 -calls=50 -cstrings=3"
   echo "installed-short launch $LOCAL_GO/default/cgocalls $QUICK"
   echo "installed-top top $LOCAL_GO/incgo/incgo -blocked 3"
   echo "go1.22-top top go1.22.12/incgo/incgo -blocked 3"
+  echo "installed-breakdown breakdown $LOCAL_GO/pwait/pwait"
 } >"$IR/cases.txt"
 if [ -n "${CGOTRACE_ARM64_ONLY:-}" ]; then  # debugging: a subset of the cases
   grep -E "^(${CGOTRACE_ARM64_ONLY}) " "$IR/cases.txt" >"$IR/cases.only" || die "no case matches"

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "breakdown_checks.h"
 #include "checks.h"
 #include "harness.h"
 
@@ -106,6 +107,30 @@ INSTANTIATE_TEST_SUITE_P(Vm, Arm64LiveTest,
                            }
                            return n;
                          });
+
+// `cgotrace trace --breakdown` on pwait in the VM: the arm64 plan's C end at
+// `BL runtime.exitsyscall`, call end at the first instruction after it, and
+// exitsyscall's `BL runtime.mcall`s, where a call that waits for the P may
+// move threads. The same checks as amd64's (tests/e2e/breakdown_checks.h).
+TEST(Arm64BreakdownTest, WaitForThePShowsAsSchedTimeAndOnlyThere) {
+  const std::string dir = Results("installed-breakdown");
+  ASSERT_TRUE(FileExists(dir + "/cgotrace.rc"))
+      << "case installed-breakdown did not run in the VM; see " << CGOTRACE_ARM64_RESULTS
+      << "/../console.log";
+  const std::string err = ReadFile(dir + "/cgotrace.err");
+  ASSERT_EQ(Trimmed(ReadFile(dir + "/cgotrace.rc")), "0")
+      << "cgotrace failed: " << err << ReadFile(dir + "/cgotrace-verbose.err");
+  EXPECT_NE(err.find(", 0 lost"), std::string::npos) << "events were lost: " << err;
+  std::string error;
+  auto truth = ParseJson(ReadFile(dir + "/truth.json"), &error);
+  ASSERT_TRUE(truth) << "truth.json: " << error;
+  const auto events =
+      ForPid(ReadEventsOrFail(dir + "/events.jsonl"), truth->at("pid").get<uint64_t>());
+  ASSERT_FALSE(events.empty());
+  ExpectWellFormed(events);
+  ExpectExactPwaitCounts(*truth, events);
+  ExpectPwaitBreakdown(*truth, events);
+}
 
 // `cgotrace top --once` on incgo in the VM: sampling on arm64 (g through
 // tpidr_el0 + the decoded TLS slot, cgocall's frame 8 bytes below

@@ -317,9 +317,8 @@ bool ArgumentsOnStack(Arch arch, int go_major, int go_minor) {
 
 Result<SitePlan> PlanSites(const GoBinary& bin, bool entry_ret_only, bool breakdown) {
   const ElfFile& elf = bin.elf();
-  if (breakdown && (elf.arch() != Arch::kX86_64 || entry_ret_only)) {
-    return MakeError("{}: --breakdown needs the planned x86-64 sites (runtime.exitsyscall's)",
-                     elf.path());
+  if (breakdown && entry_ret_only) {
+    return MakeError("{}: --breakdown needs the planned sites (runtime.exitsyscall's)", elf.path());
   }
   CalleeNamer namer = [&bin](uint64_t target) -> std::string {
     const GoFunc* f = bin.pclntab().FuncAt(target);

@@ -76,7 +76,7 @@ struct SiteRule {
 // the planner uses the first that can be placed in the binary, and the rest
 // get no sites (their descriptors say CGT_SE_NONE). The last alternative of
 // each event is the entry / RET fallback, which every Go function has.
-// With `breakdown` (--breakdown), x86-64 only: the call's end moves after
+// With `breakdown` (--breakdown): the call's end moves after
 // runtime.exitsyscall returns, CALL runtime.exitsyscall marks where C
 // returned, and exitsyscall's slow-path CALLs to runtime.mcall move the
 // in-flight frame off the thread; these rows have no fallbacks.

@@ -172,8 +172,23 @@ constexpr std::array<SiteRule, 8> kArm64Table = {{
     kCbEndAtRet,
 }};
 
+// arm64 --breakdown: the x86-64 rows on the same calls. The instruction
+// after `BL runtime.exitsyscall` is stepped out of line, as on x86-64;
+// exitsyscall's slow path is its `BL runtime.mcall`s.
+constexpr std::array<SiteRule, 8> kArm64BreakdownTable = {{
+    kArm64CallStartAtAsmcgocall,
+    kCEndAtExitsyscall,
+    kCallEndAfterExitsyscall,
+    kOffThreadAtMcall,
+    kCbStartAtCallback1,
+    kCbEndAfterCallback1,
+    kCbStartAtEntry,
+    kCbEndAtRet,
+}};
+
 static_assert(kX86Table.size() <= CGT_MAX_SITE_SLOTS && kArm64Table.size() <= CGT_MAX_SITE_SLOTS &&
-              kX86BreakdownTable.size() <= CGT_MAX_SITE_SLOTS);
+              kX86BreakdownTable.size() <= CGT_MAX_SITE_SLOTS &&
+              kArm64BreakdownTable.size() <= CGT_MAX_SITE_SLOTS);
 
 // x86-64 instructions the kernel emulates in the int3 handler instead of
 // single-stepping them (arch/x86/kernel/uprobes.c: branch_setup_xol_ops,
@@ -220,7 +235,7 @@ bool Arm64Simulated(uint32_t w) {
 
 std::span<const SiteRule> SiteTable(Arch arch, bool breakdown) {
   if (arch == Arch::kArm64) {
-    return kArm64Table;
+    return breakdown ? std::span<const SiteRule>(kArm64BreakdownTable) : kArm64Table;
   }
   return breakdown ? std::span<const SiteRule>(kX86BreakdownTable) : kX86Table;
 }

@@ -44,7 +44,8 @@ struct RecordingWriter::Impl {
     uint32_t pid;
     std::string binary_path;
     std::string comm;
-    auto operator<=>(const ProcessKey&) const = default;
+    // clang-tidy reads the synthesized <=> as comparing with a 0 literal.
+    auto operator<=>(const ProcessKey&) const = default;  // NOLINT(modernize-use-nullptr)
   };
   std::map<ProcessKey, uint32_t> process_ids;
   std::vector<v1::Process> pending_processes;

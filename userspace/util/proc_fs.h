@@ -30,7 +30,8 @@ namespace cgotrace {
 struct FileId {
   uint64_t dev = 0;
   uint64_t ino = 0;
-  auto operator<=>(const FileId&) const = default;
+  // clang-tidy reads the synthesized <=> as comparing with a 0 literal.
+  auto operator<=>(const FileId&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // Device and inode of `path` (stat(2), following links). Error names the
@@ -54,7 +55,8 @@ Result<ProcStat> ParseProcStat(std::string_view text);
 struct ProcessKey {
   pid_t pid = 0;
   uint64_t start_time = 0;
-  auto operator<=>(const ProcessKey&) const = default;
+  // clang-tidy reads the synthesized <=> as comparing with a 0 literal.
+  auto operator<=>(const ProcessKey&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 class ProcFs {
