@@ -317,6 +317,15 @@ std::map<std::string, uint64_t> PprofFlatByName(const std::string& top) {
   return out;
 }
 
+std::map<std::string, uint64_t> PprofFlat(const TempDir& dir, const std::string& pb,
+                                          const std::string& sample_index) {
+  RunResult top = RunCommand({CGOTRACE_GO, "tool", "pprof", "-sample_index=" + sample_index,
+                              "-unit=ns", "-top", "-nodecount=1000", "-nodefraction=0", pb},
+                             dir);
+  EXPECT_TRUE(top.status.Ok()) << top.Describe();
+  return PprofFlatByName(top.out);
+}
+
 std::map<std::string, uint64_t> TruthCallsByFunc(const Json& truth) {
   std::map<std::string, uint64_t> out;
   for (const Json& g : truth.at("goroutines")) {

@@ -82,6 +82,11 @@ void ExpectMatchesCgocallsTruth(const Json& truth, const std::vector<Json>& even
 // are "flat flat% sum% cum cum% name [file:line]".
 std::map<std::string, uint64_t> PprofFlatByName(const std::string& top);
 
+// Flat values by function name of `go tool pprof -sample_index=INDEX -top`
+// of the profile `pb`, every row shown; time sample types in nanoseconds.
+std::map<std::string, uint64_t> PprofFlat(const TempDir& dir, const std::string& pb,
+                                          const std::string& sample_index);
+
 // Calls per C function (and callbacks per exported Go function) of a
 // cgocalls-format truth, summed over its goroutines.
 std::map<std::string, uint64_t> TruthCallsByFunc(const Json& truth);

@@ -60,7 +60,8 @@ class PprofBuilder {
   // The sample with exactly these locations (leaf first) and labels; the
   // same arguments give the same index.
   size_t Sample(std::vector<uint64_t> locations, const std::vector<PprofLabel>& labels);
-  // Adds one value per sample type to a sample.
+  // Adds one value per sample type to a sample, in their order; values past
+  // the last sample type are ignored.
   void Add(size_t sample, std::span<const int64_t> values);
 
   // Profile-wide fields; comments show in `go tool pprof -comments`.
@@ -88,6 +89,11 @@ Result<std::string> Gzip(std::string_view bytes);
 // folded view: a call's own time without its callbacks', so cumulative time
 // of a frame is the whole time spent below it and nothing counts twice.
 // Labels: goid, thread (the TID the call returned on) and binary (path).
+// A recording with the latency breakdown (record --breakdown: calls carry
+// sched_ns) adds c_time/nanoseconds and sched_time/nanoseconds after those
+// two: a call's time in C without its callbacks (so time = c_time +
+// sched_time for every call), and its time re-entering Go; callbacks have 0
+// of both.
 Result<std::string> PprofFromRecording(const LoadedRecording& recording);
 
 }  // namespace cgotrace

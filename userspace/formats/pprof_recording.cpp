@@ -1,6 +1,7 @@
 // The cgo calls of a recording as a pprof profile (see pprof.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
@@ -14,9 +15,26 @@ namespace {
 // stack of the call the callback ran in.
 constexpr std::string_view kCallbackBoundary = "runtime.cgocallback";
 
-// Values of each sample, in this order. When events carry a time breakdown
-// (C time, scheduler time), its sample types go after these.
-enum Value { kCalls, kTime, kValues };
+// Values of each sample, in this order. The breakdown's two (time in C,
+// time re-entering Go) are there only when the recording has it: a recording
+// without it gives the profile it always gave.
+enum Value { kCalls, kTime, kCTime, kSchedTime, kValues };
+
+// The breakdown is in a recording when a call has its re-entry time: in
+// exact mode c_ns is there too, but it only repeats duration_ns.
+bool HasBreakdown(const std::vector<RecordedEvent>& events) {
+  return std::any_of(events.begin(), events.end(),
+                     [](const RecordedEvent& e) { return e.sched_ns != 0; });
+}
+
+std::vector<PprofValueType> SampleTypes(bool breakdown) {
+  std::vector<PprofValueType> types = {{"calls", "count"}, {"time", "nanoseconds"}};
+  if (breakdown) {
+    types.push_back({"c_time", "nanoseconds"});
+    types.push_back({"sched_time", "nanoseconds"});
+  }
+  return types;
+}
 
 struct PathKey {
   uint32_t parent_path;  // UINT32_MAX for a root
@@ -53,7 +71,10 @@ struct SampleKeyHash {
 class Converter {
  public:
   explicit Converter(const LoadedRecording& rec)
-      : rec_(rec), r_(*rec.reader), b_({{"calls", "count"}, {"time", "nanoseconds"}}, kTime) {}
+      : rec_(rec),
+        r_(*rec.reader),
+        breakdown_(HasBreakdown(rec.events)),
+        b_(SampleTypes(breakdown_), kTime) {}
 
   Result<std::string> Run();
 
@@ -66,6 +87,7 @@ class Converter {
 
   const LoadedRecording& rec_;
   const RecordingReader& r_;
+  const bool breakdown_;
   PprofBuilder b_;
   std::vector<uint64_t> mappings_;  // per process, 0: not yet
   std::vector<std::vector<uint64_t>> paths_;
@@ -160,8 +182,12 @@ Result<std::string> Converter::Run() {
       it = samples.emplace(key, b_.Sample(paths_[path_of[idx]], labels)).first;
     }
     const uint64_t self = e.duration_ns - std::min(e.duration_ns, children_ns[idx]);
-    const int64_t values[kValues] = {1, static_cast<int64_t>(self)};
-    b_.Add(it->second, values);
+    // The callbacks a call ran lie in its C part: they are taken out of its
+    // C time as out of its time, so time = c_time + sched_time per call.
+    const uint64_t c_self = e.c_ns - std::min(e.c_ns, children_ns[idx]);
+    const int64_t values[kValues] = {1, static_cast<int64_t>(self), static_cast<int64_t>(c_self),
+                                     static_cast<int64_t>(e.sched_ns)};
+    b_.Add(it->second, values);  // the builder takes as many as it has sample types
   }
 
   const RecordingHeader& h = r_.header();

@@ -1,6 +1,8 @@
 // `cgotrace report --format pprof` read by the real `go tool pprof`: exact
 // call counts per C function against the fixture's truth, the fixture's Go
-// callers with file:line in -traces, on the plain, stripped and PIE builds.
+// callers with file:line in -traces, on the plain, stripped and PIE builds;
+// and a `record --breakdown` of the pwait fixture, whose c_time and
+// sched_time sample types hold its known sleeps and its waits for the P.
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -69,6 +71,90 @@ TEST_P(PprofReportTest, GoToolPprofShowsExactCountsAndGoCallers) {
                            "/tests/fixtures/cgocalls/main.go:" + std::to_string(line) + "\n"),
             std::string::npos)
       << lines.out;
+}
+
+using PprofBreakdownTest = BpfTest;
+
+constexpr uint64_t kMs = 1000 * 1000;
+
+// pwait (see tests/e2e/trace/breakdown_test.cpp) sleeps in C in each round
+// while a spinner takes the only P; where the spinner was spinning before
+// the sleep ended, the call cannot re-enter Go before the fixture's C thread
+// stops it. Its truth has every round's clock readings (CLOCK_MONOTONIC).
+TEST_F(PprofBreakdownTest, SchedTimeIsTheWaitForThePAndCTimeTheSleeps) {
+  const std::string truth_path = dir_.File("truth.json");
+  const std::string rec = dir_.File("pwait.cgotrace");
+  const std::string pb = dir_.File("cgo.pb.gz");
+  RunResult r = RunCommand({CgotraceBin(), "record", "--breakdown", "--call-stacks", "-o", rec,
+                            "--", Fixture("pwait"), "-truth=" + truth_path},
+                           dir_, kRunTimeout);
+  ASSERT_TRUE(r.status.Ok()) << r.Describe();
+  std::string error;
+  auto truth = ReadTruth(truth_path, &error);
+  ASSERT_TRUE(truth) << error;
+  RunResult rep =
+      RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "pprof", "-o", pb}, dir_);
+  ASSERT_TRUE(rep.status.Ok()) << rep.Describe();
+  RunResult plain = RunCommand({CGOTRACE_GO, "tool", "pprof", "-top", pb}, dir_);
+  ASSERT_TRUE(plain.status.Ok()) << plain.Describe();
+  EXPECT_NE(plain.out.find("\nType: time\n"), std::string::npos) << "default sample type\n"
+                                                                 << plain.out;
+
+  const auto calls = PprofFlat(dir_, pb, "calls");
+  const auto time = PprofFlat(dir_, pb, "time");
+  const auto c_time = PprofFlat(dir_, pb, "c_time");
+  const auto sched = PprofFlat(dir_, pb, "sched_time");
+  auto at = [](const std::map<std::string, uint64_t>& m, const std::string& k) {
+    return m.count(k) ? m.at(k) : 0;
+  };
+  // The same split as the recording's own table, to the nanosecond.
+  RunResult j = RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "json"}, dir_);
+  ASSERT_TRUE(j.status.Ok()) << j.Describe();
+  auto table = ParseJson(j.out, &error);
+  ASSERT_TRUE(table) << error;
+  std::map<std::string, Json> rows;
+  for (const Json& row : table->at("calls")) rows[row.at("func")] = row;
+  for (const auto& [func, n] : truth->at("calls").items()) {
+    SCOPED_TRACE(func);
+    EXPECT_EQ(at(calls, func), n.get<uint64_t>());
+    EXPECT_EQ(at(c_time, func) + at(sched, func), at(time, func));
+    ASSERT_TRUE(rows.count(func));
+    EXPECT_EQ(at(c_time, func), rows[func].at("c_total_ns").get<uint64_t>());
+    EXPECT_EQ(at(sched, func), rows[func].at("sched_total_ns").get<uint64_t>());
+  }
+
+  const uint64_t sleep_ns = truth->at("sleep_ms").get<uint64_t>() * kMs;
+  const uint64_t quiet_ns = truth->at("quiet_ms").get<uint64_t>() * kMs;
+  const Json& rounds = truth->at("rounds");
+  const uint64_t quiet_calls = truth->at("calls").at("sleep_ms").get<uint64_t>();
+  // Known sleeps are in C.
+  EXPECT_GE(at(c_time, "sleep_then_stop"), rounds.size() * sleep_ns);
+  EXPECT_GE(at(c_time, "sleep_ms"), quiet_calls * quiet_ns);
+  // Where the spinner held the P when C returned, the call ended no earlier
+  // than the stop, and began no later than a sleep before C returned.
+  uint64_t held = 0, held_ns = 0, floor_ns = 0;
+  for (const Json& round : rounds) {
+    const uint64_t spinning = round.at("spinning_ns"), returned = round.at("returned_ns"),
+                   stopped = round.at("stopped_ns");
+    floor_ns += sleep_ns;
+    if (spinning < returned && returned < stopped) {
+      ++held;
+      held_ns += stopped - returned;
+      floor_ns += stopped - returned;
+    }
+  }
+  EXPECT_GE(at(time, "sleep_then_stop"), floor_ns);
+  // The machine is shared: a round whose C thread ran late has no wait, but
+  // most have one (nominally 40 ms), and most of it is re-entry time.
+  EXPECT_GE(held, rounds.size() / 2) << "too few rounds waited for the P";
+  EXPECT_GE(at(sched, "sleep_then_stop"), held_ns / 2);
+  // With the P free, re-entering Go takes microseconds (10 ms per call
+  // allows for a descheduled thread).
+  for (const auto& [func, n] : truth->at("calls").items()) {
+    if (func == "sleep_then_stop") continue;
+    EXPECT_LT(at(sched, func), n.get<uint64_t>() * 10 * kMs) << func;
+  }
+  EXPECT_LT(at(sched, "sleep_ms"), at(sched, "sleep_then_stop") / 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, PprofReportTest,

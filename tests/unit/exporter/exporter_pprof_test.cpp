@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -118,6 +119,37 @@ TEST(PprofEndpointTest, ProfilesTheCallsOfItsWindowOnly) {
   EXPECT_EQ(got, sent);
   EXPECT_EQ(ep.open_windows(), 0);
   ep.Record(Event("after", 1));  // closed again: no window to write to
+}
+
+// exporter --breakdown: events carry c_ns and sched_ns, and the window's
+// profile has their sample types, as report --format pprof does.
+TEST(PprofEndpointTest, BreakdownEventsAddCTimeAndSchedTime) {
+  PprofEndpoint ep(Options(60, 4));
+  constexpr int kEvents = 50;
+  std::thread feeder([&] {
+    while (ep.open_windows() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < kEvents; ++i) {
+      CgoEvent ev = Event("sqlite3_step", 10);
+      ev.c_ns = 700;
+      ev.sched_ns = 300;
+      ep.Record(ev);
+    }
+    ep.Stop();
+  });
+  const auto r = ep.Serve("seconds=50");
+  feeder.join();
+  ASSERT_EQ(r.status, 200) << r.body;
+  pprof::Profile p;
+  ASSERT_TRUE(p.ParseFromString(Gunzip(r.body)));
+  std::vector<std::string> types;
+  for (const auto& t : p.sample_type()) types.push_back(p.string_table(static_cast<int>(t.type())));
+  EXPECT_EQ(types, (std::vector<std::string>{"calls", "time", "c_time", "sched_time"}));
+  std::vector<int64_t> sums(4, 0);
+  for (const auto& s : p.sample()) {
+    ASSERT_EQ(s.value_size(), 4);
+    for (int i = 0; i < 4; ++i) sums[static_cast<size_t>(i)] += s.value(i);
+  }
+  EXPECT_EQ(sums, (std::vector<int64_t>{kEvents, kEvents * 1000, kEvents * 700, kEvents * 300}));
 }
 
 TEST(PprofEndpointTest, ConcurrentWindowsBeyondTheLimitGetA500) {

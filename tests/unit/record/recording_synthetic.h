@@ -142,6 +142,26 @@ inline Synthetic MakeSynthetic(int goroutines, int calls_per_goroutine, uint64_t
   return s;
 }
 
+// How the events of a synthetic recording carry the latency breakdown.
+enum class SyntheticBreakdown {
+  kNone,   // no c_ns, no sched_ns (as before the breakdown existed)
+  kExact,  // exact mode: c_ns = duration_ns, no sched_ns
+  kSplit,  // --breakdown: c_ns + sched_ns = duration_ns, 1-40 ns of re-entry
+};
+
+// Sets c_ns and sched_ns of every call (callbacks carry neither). The
+// re-entry time stays under 50 ns, so each call's callbacks (which end at
+// least 50 ns before the call) lie in its C part, as they do in a real run.
+inline void AddBreakdown(Synthetic* s, SyntheticBreakdown mode) {
+  for (CgoEvent& e : s->events) {
+    if (e.kind != EventKind::kCall || mode == SyntheticBreakdown::kNone) {
+      continue;
+    }
+    e.sched_ns = mode == SyntheticBreakdown::kSplit ? 1 + e.start_ns % 40 : 0;
+    e.c_ns = e.duration_ns - e.sched_ns;
+  }
+}
+
 // A header with fixed host and time, so outputs are reproducible.
 inline RecordingHeader FixedHeader(uint32_t batch_events) {
   RecordingHeader h;
@@ -158,11 +178,14 @@ inline RecordingHeader FixedHeader(uint32_t batch_events) {
   return h;
 }
 
-// Fixture: MakeSynthetic(6, 250, seed) written with FixedHeader(100) to a
-// temporary directory (dir_, removed afterwards) and loaded back (rec_).
+// Fixture: MakeSynthetic(6, 250, seed) with the breakdown of `breakdown`,
+// written with FixedHeader(100) to a temporary directory (dir_, removed
+// afterwards) and loaded back (rec_).
 class SyntheticRecordingTest : public ::testing::Test {
  protected:
-  explicit SyntheticRecordingTest(uint64_t seed) : seed_(seed) {}
+  explicit SyntheticRecordingTest(uint64_t seed,
+                                  SyntheticBreakdown breakdown = SyntheticBreakdown::kNone)
+      : seed_(seed), breakdown_(breakdown) {}
 
   void SetUp() override {
     char tmpl[] = "/tmp/cgotrace-recording-XXXXXX";
@@ -170,6 +193,7 @@ class SyntheticRecordingTest : public ::testing::Test {
     dir_ = tmpl;
     path_ = dir_ + "/synthetic.cgotrace";
     synthetic_ = MakeSynthetic(6, 250, seed_);
+    AddBreakdown(&synthetic_, breakdown_);
     auto w = RecordingWriter::Create(path_, FixedHeader(100));
     ASSERT_TRUE(w.ok()) << w.error().message;
     for (const CgoEvent& ev : synthetic_.events) {
@@ -183,6 +207,7 @@ class SyntheticRecordingTest : public ::testing::Test {
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
 
   const uint64_t seed_;
+  const SyntheticBreakdown breakdown_;
   std::string dir_, path_;
   Synthetic synthetic_;
   LoadedRecording rec_;
