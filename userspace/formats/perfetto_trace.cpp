@@ -71,12 +71,20 @@ constexpr unsigned kClassBits = 2;
 constexpr uint32_t kMaxDepth = (1u << kDepthBits) - 1;
 constexpr uint32_t kBegin = 1;
 
+// What an edge begins or ends: an event's slice, or one of the two phases
+// of a call's latency breakdown nested in it.
+enum Part : uint8_t { kEvent, kInC, kReEntering };
+constexpr const char* kPartNames[] = {"", "in C", "re-entering Go"};
+
 struct Edge {
   // (ts - t0) << 18 | class << 16 | depth code: 2^46 ns (19 hours) of
   // recording fit; the writer checks.
   uint64_t key;
   uint32_t event;
-  bool operator<(const Edge& o) const { return key != o.key ? key < o.key : event < o.event; }
+  Part part;
+  bool operator<(const Edge& o) const {
+    return key != o.key ? key < o.key : event != o.event ? event < o.event : part < o.part;
+  }
   uint64_t ts_offset() const { return key >> (kDepthBits + kClassBits); }
   uint32_t cls() const { return static_cast<uint32_t>(key >> kDepthBits) & 3; }
 };
@@ -84,10 +92,34 @@ struct Edge {
 // Offsets beyond this (a recording over 19 hours long) are clamped.
 constexpr uint64_t kMaxOffset = (uint64_t{1} << (64 - kDepthBits - kClassBits)) - 1;
 
-Edge MakeEdge(uint64_t ts_offset, uint32_t cls, uint32_t depth, uint32_t event) {
+Edge MakeEdge(uint64_t ts_offset, uint32_t cls, uint32_t depth, uint32_t event,
+              Part part = kEvent) {
   const uint32_t d = std::min(depth, kMaxDepth);
   const uint32_t code = cls == kBegin ? d : kMaxDepth - d;
-  return {ts_offset << (kDepthBits + kClassBits) | uint64_t{cls} << kDepthBits | code, event};
+  return {ts_offset << (kDepthBits + kClassBits) | uint64_t{cls} << kDepthBits | code, event, part};
+}
+
+// Per event: whether its slice gets the breakdown's two phases, "in C"
+// [start, start + c_ns] and "re-entering Go" [start + c_ns, start + c_ns +
+// sched_ns]. Only calls measured with --breakdown (sched_ns; then duration_ns
+// = c_ns + sched_ns), and only where the events nested in the call (its
+// callbacks) lie in its C part, as they do: anything else (clock or data
+// trouble) would break the nesting of slices on the track.
+std::vector<bool> PhasedEvents(const std::vector<RecordedEvent>& ev, const EventTree& tree) {
+  std::vector<bool> phased(ev.size(), false);
+  for (uint32_t i = 0; i < ev.size(); ++i) {
+    const RecordedEvent& e = ev[i];
+    phased[i] = e.kind == EventKind::kCall && e.c_ns != 0 && e.sched_ns != 0 &&
+                e.c_ns + e.sched_ns <= e.duration_ns;
+  }
+  for (uint32_t i = 0; i < ev.size(); ++i) {
+    const uint32_t p = tree.parent[i];
+    if (p != EventTree::kNone && phased[p] &&
+        ev[i].start_ns + ev[i].duration_ns > ev[p].start_ns + ev[p].c_ns) {
+      phased[p] = false;
+    }
+  }
+  return phased;
 }
 
 class Writer {
@@ -103,6 +135,7 @@ class Writer {
   std::string StackText(uint32_t stack) const;
   void Slice(uint64_t delta, uint32_t idx, pf::TrackEvent::Type type);
   void Begin(uint64_t delta, uint32_t idx);
+  void BeginPhase(uint64_t delta, uint32_t idx, Part part);
   void End(uint64_t delta, uint32_t idx);
 
   const LoadedRecording& rec_;
@@ -115,6 +148,8 @@ class Writer {
   std::vector<uint32_t> track_of_;  // per event: index into track_uuid_
   std::vector<bool> name_sent_;     // per string id
   std::vector<bool> stack_sent_;    // per stack id
+  uint64_t phase_iid_ = 0;          // event name iid of kInC; kReEntering's is next
+  bool phase_sent_[3] = {};
 };
 
 void Writer::Start(uint64_t t0) {
@@ -250,8 +285,6 @@ void Writer::Begin(uint64_t delta, uint32_t idx) {
     VarintField(&a, kStringValueIid, e.stack);
     BytesField(&te, kDebugAnnotations, a);
   }
-  // Time breakdown phases (C time, scheduler time), once events carry them,
-  // become slices nested in this one here.
   BytesField(&p, kTrackEvent, te);
   const bool new_name = !name_sent_[e.func];
   const bool new_stack = e.stack != 0 && !stack_sent_[e.stack];
@@ -274,6 +307,24 @@ void Writer::Begin(uint64_t delta, uint32_t idx) {
   Packet(p);
 }
 
+// A phase of call `idx`'s breakdown: a slice on the call's track, named by
+// the phase, without arguments (the call's slice has them).
+void Writer::BeginPhase(uint64_t delta, uint32_t idx, Part part) {
+  Slice(delta, idx, pf::TrackEvent::TYPE_SLICE_BEGIN);
+  const uint64_t iid = phase_iid_ + part - kInC;
+  VarintField(&event_, kNameIid, iid);
+  BytesField(&scratch_, kTrackEvent, event_);
+  if (!phase_sent_[part]) {
+    phase_sent_[part] = true;
+    pf::InternedData interned;
+    pf::EventName* n = interned.add_event_names();
+    n->set_iid(iid);
+    n->set_name(kPartNames[part]);
+    BytesField(&scratch_, kInternedData, interned.SerializeAsString());
+  }
+  Packet(scratch_);
+}
+
 void Writer::End(uint64_t delta, uint32_t idx) {
   Slice(delta, idx, pf::TrackEvent::TYPE_SLICE_END);
   BytesField(&scratch_, kTrackEvent, event_);
@@ -291,15 +342,29 @@ std::string Writer::Run() {
   Start(t0);
   Tracks(tree);
 
+  // A phased call's phases are one level below it, and what nests in the
+  // call (its callbacks) one level below its "in C" phase.
+  const std::vector<bool> phased = PhasedEvents(ev, tree);
+  std::vector<uint32_t> depth(ev.size(), 0);
+  for (uint32_t idx : tree.order) {
+    const uint32_t p = tree.parent[idx];
+    depth[idx] = p == EventTree::kNone ? 0 : depth[p] + (phased[p] ? 2 : 1);
+  }
   std::vector<Edge> edges;
   edges.reserve(ev.size() * 2);
+  auto offset = [&](uint64_t t) { return std::min(t - t0, kMaxOffset); };
   for (uint32_t i = 0; i < ev.size(); ++i) {
     const RecordedEvent& e = ev[i];
-    const uint32_t d = tree.depth[i];
-    const uint64_t begin = std::min(e.start_ns - t0, kMaxOffset);
-    const uint64_t end = std::min(e.start_ns + e.duration_ns - t0, kMaxOffset);
-    edges.push_back(MakeEdge(begin, kBegin, d, i));
-    edges.push_back(MakeEdge(end, e.duration_ns ? 0 : 2, d, i));
+    const uint32_t d = depth[i];
+    edges.push_back(MakeEdge(offset(e.start_ns), kBegin, d, i));
+    edges.push_back(MakeEdge(offset(e.start_ns + e.duration_ns), e.duration_ns ? 0 : 2, d, i));
+    if (phased[i]) {  // both parts are never 0 ns long
+      const uint64_t c_end = e.start_ns + e.c_ns;
+      edges.push_back(MakeEdge(offset(e.start_ns), kBegin, d + 1, i, kInC));
+      edges.push_back(MakeEdge(offset(c_end), 0, d + 1, i, kInC));
+      edges.push_back(MakeEdge(offset(c_end), kBegin, d + 1, i, kReEntering));
+      edges.push_back(MakeEdge(offset(c_end + e.sched_ns), 0, d + 1, i, kReEntering));
+    }
   }
   std::sort(edges.begin(), edges.end());
   uint32_t max_func = 0;
@@ -309,12 +374,15 @@ std::string Writer::Run() {
     max_stack = std::max(max_stack, e.stack);
   }
   name_sent_.assign(uint64_t{max_func} + 1, false);
+  phase_iid_ = uint64_t{max_func} + 2;  // after every function's (func + 1)
   stack_sent_.assign(uint64_t{max_stack} + 1, false);
   uint64_t last = 0;
   for (const Edge& edge : edges) {
     const uint64_t delta = edge.ts_offset() - last;
     last = edge.ts_offset();
-    if (edge.cls() == kBegin) {
+    if (edge.cls() == kBegin && edge.part != kEvent) {
+      BeginPhase(delta, edge.event, edge.part);
+    } else if (edge.cls() == kBegin) {
       Begin(delta, edge.event);
     } else {
       End(delta, edge.event);

@@ -7,9 +7,12 @@
 // its call and a call made by a callback nested inside that. Each slice has
 // the arguments `tid` (the OS thread the call returned on) and, when stacks
 // were recorded, `stack` (the Go call stack of its call site, innermost
-// first, with file:line). An event that overlaps another of its goroutine
-// without nesting in it (clock or data trouble) goes to a track
-// "goroutine N (overlapping)".
+// first, with file:line). A call measured with --breakdown has two slices
+// nested in it: "in C" [start, start + c_ns], holding its callbacks, and
+// "re-entering Go" [start + c_ns, start + c_ns + sched_ns]; a call whose
+// callbacks do not lie in its C part keeps its slice without them. An event
+// that overlaps another of its goroutine without nesting in it (clock or
+// data trouble) goes to a track "goroutine N (overlapping)".
 //
 // Compact: one packet sequence, names and stacks interned, timestamps as
 // deltas on an incremental clock; slice begin and end packets are encoded

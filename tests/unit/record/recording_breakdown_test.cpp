@@ -1,7 +1,7 @@
-// The latency breakdown (c_ns, sched_ns of --breakdown) in the pprof view of
-// synthetic recordings with a known truth, read back with the project's own
-// definition of the format; and recordings without it (older files, exact
-// mode) giving exactly the files they gave before.
+// The latency breakdown (c_ns, sched_ns of --breakdown) in the pprof and
+// Perfetto views of synthetic recordings with a known truth, read back with
+// the project's own definitions of both formats; and recordings without it
+// (older files, exact mode) giving exactly the files they gave before.
 #include <map>
 #include <string>
 #include <tuple>
@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "cgotrace/recording.h"
+#include "formats/perfetto_trace.h"
 #include "formats/pprof.h"
 #include "formats_decoded.h"
 #include "recording_synthetic.h"
@@ -19,6 +20,9 @@ namespace {
 
 using testing::Decode;
 using testing::DecodedProfile;
+using testing::DecodedTrace;
+using testing::DecodeTrace;
+using testing::Slice;
 using testing::SyntheticBreakdown;
 
 class BreakdownFormatsTest : public testing::SyntheticRecordingTest {
@@ -31,17 +35,21 @@ class ExactModeFormatsTest : public testing::SyntheticRecordingTest {
   ExactModeFormatsTest() : SyntheticRecordingTest(11, SyntheticBreakdown::kExact) {}
 };
 
-// The same synthetic events (seed 11) without any breakdown, loaded.
-LoadedRecording PlainRecording(const std::string& dir) {
-  const testing::Synthetic plain = testing::MakeSynthetic(6, 250, 11);
-  const std::string path = dir + "/plain.cgotrace";
+// `events` (in completion order) written with FixedHeader(100) to `path`
+// and loaded back.
+LoadedRecording Load(const std::string& path, const std::vector<CgoEvent>& events) {
   auto w = RecordingWriter::Create(path, testing::FixedHeader(100));
   EXPECT_TRUE(w.ok());
-  for (const CgoEvent& ev : plain.events) EXPECT_TRUE((*w)->Add(ev).ok());
+  for (const CgoEvent& ev : events) EXPECT_TRUE((*w)->Add(ev).ok());
   EXPECT_TRUE((*w)->Finish(RecordingTrailer{}).ok());
   auto loaded = LoadRecording(path);
   EXPECT_TRUE(loaded.ok());
   return std::move(*loaded);
+}
+
+// The same synthetic events (seed 11) without any breakdown, loaded.
+LoadedRecording PlainRecording(const std::string& dir) {
+  return Load(dir + "/plain.cgotrace", testing::MakeSynthetic(6, 250, 11).events);
 }
 
 // ---------------------------------------------------------------------------
@@ -111,6 +119,71 @@ TEST_F(ExactModeFormatsTest, PprofWithoutReEntryTimeIsTheProfileOfBefore) {
   exact.p.clear_duration_nanos();
   before.p.clear_duration_nanos();
   EXPECT_EQ(exact.p.SerializeAsString(), before.p.SerializeAsString());
+}
+
+// ---------------------------------------------------------------------------
+// Perfetto
+
+// Every call's slice holds "in C" then "re-entering Go", back to back and
+// filling it; every callback lies in its call's "in C".
+TEST_F(BreakdownFormatsTest, PerfettoNestsThePhasesInEachCallAndCallbacksInC) {
+  const DecodedTrace t = DecodeTrace(FormatPerfettoTrace(rec_));
+  EXPECT_EQ(t.unbalanced, 0u);
+  // (track, name, start, end) -> name of the enclosing slice.
+  using Key = std::tuple<std::string, std::string, uint64_t, uint64_t>;
+  std::map<Key, std::string> got, want;
+  for (const Slice& s : t.slices) got[{s.track, s.name, s.start, s.end}] = s.parent;
+  size_t calls = 0;
+  for (const CgoEvent& e : synthetic_.events) {
+    const std::string track = "goroutine " + std::to_string(e.goid);
+    const uint64_t end = e.start_ns + e.duration_ns;
+    if (e.kind == EventKind::kCallback) {
+      want[{track, e.func, e.start_ns, end}] = "in C";
+      continue;
+    }
+    ++calls;
+    want[{track, e.func, e.start_ns, end}] = "";
+    want[{track, "in C", e.start_ns, e.start_ns + e.c_ns}] = e.func;
+    want[{track, "re-entering Go", e.start_ns + e.c_ns, end}] = e.func;
+  }
+  EXPECT_EQ(t.slices.size(), synthetic_.events.size() + 2 * calls);
+  EXPECT_EQ(got, want);
+}
+
+// A callback that does not lie in its call's C part (clock or data trouble)
+// leaves that call without phases rather than breaking the nesting.
+TEST_F(BreakdownFormatsTest, PerfettoLeavesOutThePhasesOfACallWhoseCallbackLeavesItsCPart) {
+  CgoEvent call = synthetic_.events.front();
+  call.kind = EventKind::kCall;
+  call.func = "call_back_n";
+  call.start_ns = 2'000'000'000;
+  call.duration_ns = 1000;
+  call.c_ns = 500;
+  call.sched_ns = 500;
+  CgoEvent cb = call;
+  cb.kind = EventKind::kCallback;
+  cb.func = "goCallback";
+  cb.start_ns = call.start_ns + 200;
+  cb.duration_ns = 400;  // ends 100 ns into the re-entry
+  cb.c_ns = cb.sched_ns = 0;
+  CgoEvent fine = call;
+  fine.func = "fast_add";
+  fine.start_ns = call.start_ns + 5000;
+  const DecodedTrace t =
+      DecodeTrace(FormatPerfettoTrace(Load(dir_ + "/odd.cgotrace", {cb, call, fine})));
+  EXPECT_EQ(t.unbalanced, 0u);
+  std::map<std::string, std::string> parent;
+  for (const Slice& s : t.slices) parent[s.name + "@" + std::to_string(s.start)] = s.parent;
+  const std::map<std::string, std::string> want = {{"call_back_n@2000000000", ""},
+                                                   {"goCallback@2000000200", "call_back_n"},
+                                                   {"fast_add@2000005000", ""},
+                                                   {"in C@2000005000", "fast_add"},
+                                                   {"re-entering Go@2000005500", "fast_add"}};
+  EXPECT_EQ(parent, want);
+}
+
+TEST_F(ExactModeFormatsTest, PerfettoWithoutReEntryTimeIsTheTraceOfBefore) {
+  EXPECT_EQ(FormatPerfettoTrace(rec_), FormatPerfettoTrace(PlainRecording(dir_)));
 }
 
 }  // namespace
