@@ -81,7 +81,7 @@ Result<int32_t> X86Frame(std::span<const InstructionInfo> insns, size_t site) {
     if (t == "push rbp") {
       frame += 8;
     } else if (t.starts_with("sub rsp, ")) {
-      auto imm = ParseImm(std::string_view(t).substr(9));
+      auto imm = ParseImm(std::string_view{t}.substr(9));
       if (!imm) {
         break;
       }
@@ -133,13 +133,12 @@ Result<int32_t> Arm64Frame(std::span<const InstructionInfo> insns, size_t site) 
         break;
       }
       pending = *imm;
-    } else if (t.starts_with("stp x29, x30, [x20, #-")) {
-      continue;
     } else if (t == "mov sp, x20" && pending > 0) {
       frame += pending;
       pending = 0;
-    } else if (t == "stur x29, [sp, #-8]" || t == "sub x29, sp, #8") {
-      continue;  // frame pointer: below SP, SP unchanged
+    } else if (t.starts_with("stp x29, x30, [x20, #-") || t == "stur x29, [sp, #-8]" ||
+               t == "sub x29, sp, #8") {
+      continue;  // LR and frame pointer saved below the new SP: SP unchanged
     } else {
       break;
     }

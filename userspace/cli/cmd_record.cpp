@@ -57,7 +57,7 @@ class Progress {
     const double rate = secs > 0 ? static_cast<double>(events - last_events_) / secs : 0;
     fmt::print(stderr, "\r\033[Kcgotrace: recording: {} events ({:.0f}/s), {} lost, {}", events,
                rate, lost, HumanBytes(bytes));
-    fflush(stderr);
+    (void)fflush(stderr);
     shown_ = true;
     last_ns_ = now_ns;
     last_events_ = events;

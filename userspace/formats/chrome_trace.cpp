@@ -52,11 +52,21 @@ std::string FormatChromeTrace(const LoadedRecording& rec) {
   std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
     const RecordedEvent& a = ev[x];
     const RecordedEvent& b = ev[y];
-    if (pid_of(a) != pid_of(b)) return pid_of(a) < pid_of(b);
-    if (tid[x] != tid[y]) return tid[x] < tid[y];
-    if (a.start_ns != b.start_ns) return a.start_ns < b.start_ns;
-    if (a.duration_ns != b.duration_ns) return a.duration_ns > b.duration_ns;
-    if (a.kind != b.kind) return a.kind == EventKind::kCall;
+    if (pid_of(a) != pid_of(b)) {
+      return pid_of(a) < pid_of(b);
+    }
+    if (tid[x] != tid[y]) {
+      return tid[x] < tid[y];
+    }
+    if (a.start_ns != b.start_ns) {
+      return a.start_ns < b.start_ns;
+    }
+    if (a.duration_ns != b.duration_ns) {
+      return a.duration_ns > b.duration_ns;
+    }
+    if (a.kind != b.kind) {
+      return a.kind == EventKind::kCall;
+    }
     return x < y;
   });
 

@@ -24,7 +24,7 @@ struct RecordingReader::Impl {
 
   ~Impl() {
     if (file != nullptr) {
-      fclose(file);
+      (void)fclose(file);  // read-only: nothing to flush
     }
   }
   // Reads up to n bytes; returns how many (less than n only at end of file).
@@ -62,7 +62,7 @@ Result<std::unique_ptr<RecordingReader>> RecordingReader::Open(const std::string
   if (fstat(fileno(d.file), &st) == 0 && S_ISDIR(st.st_mode)) {
     return MakeError("{} is a directory, not a recording file", path);
   }
-  setvbuf(d.file, d.buffer.data(), _IOFBF, d.buffer.size());
+  (void)setvbuf(d.file, d.buffer.data(), _IOFBF, d.buffer.size());  // a hint
   char magic[recording::kMagicSize];
   const size_t got = d.Read(magic, sizeof(magic));
   if (got == 0) {

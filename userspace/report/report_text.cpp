@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <string_view>
 
@@ -17,7 +18,7 @@ std::string UtcTime(uint64_t realtime_ns) {
   tm t{};
   gmtime_r(&secs, &t);
   char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &t);
+  (void)strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &t);  // 19 of 32 bytes
   return fmt::format("{}.{:03} UTC", buf, realtime_ns / 1000000ull % 1000);
 }
 
@@ -89,9 +90,12 @@ std::string Table(const std::vector<ReportKey>& sort, const std::vector<TableRow
   widen(title);
   for (const TableRow& row : rows) {
     std::vector<std::string> line = {
-        Percent(row.percent),        std::to_string(row.count),
-        HumanDuration(row.total_ns), HumanDuration(static_cast<uint64_t>(row.mean_ns + 0.5)),
-        HumanDuration(row.p50_ns),   HumanDuration(row.p99_ns),
+        Percent(row.percent),
+        std::to_string(row.count),
+        HumanDuration(row.total_ns),
+        HumanDuration(static_cast<uint64_t>(std::llround(row.mean_ns))),
+        HumanDuration(row.p50_ns),
+        HumanDuration(row.p99_ns),
         HumanDuration(row.max_ns)};
     if (split) {
       line.push_back(row.c_count ? HumanDuration(row.c_total_ns) : "-");
@@ -115,6 +119,7 @@ std::string Table(const std::vector<ReportKey>& sort, const std::vector<TableRow
   };
   std::string out = render(title, "# ");
   std::vector<std::string> dots;
+  dots.reserve(width.size());
   for (size_t w : width) {
     dots.emplace_back(w, '.');
   }
