@@ -15,31 +15,21 @@
 #include "checks.h"
 #include "formats_decoded.h"
 #include "harness.h"
+#include "record_helpers.h"
 
 namespace cgotrace::e2e {
 namespace {
 
 using PerfettoReportTest = BpfTest;
 
-constexpr auto kRunTimeout = 90s;
-
 TEST_F(PerfettoReportTest, BreakdownPhasesNestInEveryCallAndCallbacksInC) {
-  const std::string truth_path = dir_.File("truth.json");
-  const std::string rec = dir_.File("app.cgotrace");
+  const Recorded run = RecordFixture(dir_, {"--breakdown", "--call-stacks"}, Fixture("cgocalls"),
+                                     ModestCgocallsArgs());
+  ASSERT_FALSE(run.truth.is_null());
+  const Json* truth = &run.truth;
   const std::string pf = dir_.File("cgo.pftrace");
-  std::vector<std::string> argv = {
-      CgotraceBin(), "record", "--breakdown",       "--call-stacks",       "-o",
-      rec,           "--",     Fixture("cgocalls"), "-truth=" + truth_path};
-  for (const std::string& a : ModestCgocallsArgs()) argv.push_back(a);
-  RunResult r = RunCommand(argv, dir_, kRunTimeout);
-  ASSERT_TRUE(r.status.Ok()) << r.Describe();
-  std::string error;
-  auto truth = ReadTruth(truth_path, &error);
-  ASSERT_TRUE(truth) << error;
-  RunResult rep =
-      RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "perfetto", "-o", pf}, dir_);
-  ASSERT_TRUE(rep.status.Ok()) << rep.Describe();
-  auto loaded = LoadRecording(rec);
+  ASSERT_TRUE(ReportTo(dir_, run.path, "perfetto", pf));
+  auto loaded = LoadRecording(run.path);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
 
   const testing::DecodedTrace t = testing::DecodeTrace(ReadFile(pf));

@@ -13,31 +13,20 @@
 
 #include "checks.h"
 #include "harness.h"
+#include "record_helpers.h"
 
 namespace cgotrace::e2e {
 namespace {
 
-constexpr auto kRunTimeout = 90s;
-
 class PprofReportTest : public BpfTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(PprofReportTest, GoToolPprofShowsExactCountsAndGoCallers) {
-  const std::string bin = Fixture(GetParam());
-  const std::string truth_path = dir_.File("truth.json");
-  const std::string rec = dir_.File("app.cgotrace");
+  const Recorded run =
+      RecordFixture(dir_, {"--call-stacks"}, Fixture(GetParam()), ModestCgocallsArgs());
+  ASSERT_FALSE(run.truth.is_null());
+  const Json* truth = &run.truth;
   const std::string pb = dir_.File("cgo.pb.gz");
-  std::vector<std::string> argv = {CgotraceBin(), "record", "--call-stacks",       "-o", rec,
-                                   "--",          bin,      "-truth=" + truth_path};
-  for (const std::string& a : ModestCgocallsArgs()) argv.push_back(a);
-  RunResult r = RunCommand(argv, dir_, kRunTimeout);
-  ASSERT_TRUE(r.status.Ok()) << r.Describe();
-  std::string error;
-  auto truth = ReadTruth(truth_path, &error);
-  ASSERT_TRUE(truth) << error;
-
-  RunResult rep =
-      RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "pprof", "-o", pb}, dir_);
-  ASSERT_TRUE(rep.status.Ok()) << rep.Describe();
+  ASSERT_TRUE(ReportTo(dir_, run.path, "pprof", pb));
 
   // The C functions' calls of the whole process (the fixture's goroutines
   // and the runtime's own, e.g. x_cgo_notify_runtime_init_done).
@@ -82,19 +71,12 @@ constexpr uint64_t kMs = 1000 * 1000;
 // the sleep ended, the call cannot re-enter Go before the fixture's C thread
 // stops it. Its truth has every round's clock readings (CLOCK_MONOTONIC).
 TEST_F(PprofBreakdownTest, SchedTimeIsTheWaitForThePAndCTimeTheSleeps) {
-  const std::string truth_path = dir_.File("truth.json");
-  const std::string rec = dir_.File("pwait.cgotrace");
+  const Recorded run = RecordFixture(dir_, {"--breakdown", "--call-stacks"}, Fixture("pwait"), {});
+  ASSERT_FALSE(run.truth.is_null());
+  const Json* truth = &run.truth;
+  const std::string rec = run.path;
   const std::string pb = dir_.File("cgo.pb.gz");
-  RunResult r = RunCommand({CgotraceBin(), "record", "--breakdown", "--call-stacks", "-o", rec,
-                            "--", Fixture("pwait"), "-truth=" + truth_path},
-                           dir_, kRunTimeout);
-  ASSERT_TRUE(r.status.Ok()) << r.Describe();
-  std::string error;
-  auto truth = ReadTruth(truth_path, &error);
-  ASSERT_TRUE(truth) << error;
-  RunResult rep =
-      RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "pprof", "-o", pb}, dir_);
-  ASSERT_TRUE(rep.status.Ok()) << rep.Describe();
+  ASSERT_TRUE(ReportTo(dir_, rec, "pprof", pb));
   RunResult plain = RunCommand({CGOTRACE_GO, "tool", "pprof", "-top", pb}, dir_);
   ASSERT_TRUE(plain.status.Ok()) << plain.Describe();
   EXPECT_NE(plain.out.find("\nType: time\n"), std::string::npos) << "default sample type\n"
@@ -110,6 +92,7 @@ TEST_F(PprofBreakdownTest, SchedTimeIsTheWaitForThePAndCTimeTheSleeps) {
   // The same split as the recording's own table, to the nanosecond.
   RunResult j = RunCommand({CgotraceBin(), "report", "-i", rec, "--format", "json"}, dir_);
   ASSERT_TRUE(j.status.Ok()) << j.Describe();
+  std::string error;
   auto table = ParseJson(j.out, &error);
   ASSERT_TRUE(table) << error;
   std::map<std::string, Json> rows;
