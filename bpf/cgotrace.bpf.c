@@ -111,7 +111,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CGT_MAX_BINARIES);
 	__type(key, __u32);
-	__type(value, struct cgt_export_value);
+	__type(value, struct cgt_pow2_hist);
 } export_depth SEC(".maps");
 
 /* The value a new key of `export_rows` starts from (never written). */
@@ -196,10 +196,11 @@ static __always_inline void atomic_min(__u64 *v, __u64 x)
 	}
 }
 
-/* Adds one completed call to `aggregates`. Counts are atomic: every CPU
- * adds into the same value. */
+/* Adds one completed call to `aggregates`, and its split when measured
+ * (`sched_ns` not 0: --breakdown). Counts are atomic: every CPU adds into
+ * the same value. */
 static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 caller_pc,
-				      __u64 duration)
+				      __u64 duration, __u64 c_ns, __u64 sched_ns)
 {
 	struct cgt_agg_key key = {.binary = binary, .kind = kind, .fn = fn, .caller_pc = caller_pc};
 	struct cgt_agg_value *v = bpf_map_lookup_elem(&aggregates, &key);
@@ -222,12 +223,17 @@ static __always_inline void aggregate(__u32 binary, __u32 kind, __u64 fn, __u64 
 	__sync_fetch_and_add(&v->buckets[b], 1);
 	atomic_min(&v->min_ns, duration);
 	atomic_max(&v->max_ns, duration);
+	if (sched_ns) {
+		__sync_fetch_and_add(&v->split_count, 1);
+		__sync_fetch_and_add(&v->c_sum_ns, c_ns);
+		__sync_fetch_and_add(&v->sched_sum_ns, sched_ns);
+		atomic_max(&v->sched_max_ns, sched_ns);
+	}
 	stat_inc(CGT_STAT_AGGREGATED);
 }
 
 /* Adds value `v` to `row`, in the exporter's bucket of bound base * 2^k. */
-static __always_inline void export_add(struct cgt_export_value *row, __u64 v, __u64 base,
-				       __u32 bounds)
+static __always_inline void export_add(struct cgt_pow2_hist *row, __u64 v, __u64 base, __u32 bounds)
 {
 	__u32 b = cgt_pow2_bucket(v, base, bounds);
 
@@ -238,13 +244,15 @@ static __always_inline void export_add(struct cgt_export_value *row, __u64 v, __
 	__sync_fetch_and_add(&row->buckets[b], 1);
 }
 
-/* The exporter's rows of one completed call: its duration by function and,
- * for calls, the goroutine's stack depth by binary. */
+/* The exporter's rows of one completed call: its duration (and re-entry
+ * time, `sched_ns` not 0: --breakdown) by function and, for calls, the
+ * goroutine's stack depth by binary. */
 static __always_inline void export_call(__u32 binary, __u32 kind, __u64 fn, __u64 caller_pc,
-					__u64 duration, __u32 depth)
+					__u64 duration, __u64 sched_ns, __u32 depth)
 {
 	struct cgt_agg_key key = {.binary = binary, .kind = kind, .fn = fn, .caller_pc = caller_pc};
 	struct cgt_export_value *row = bpf_map_lookup_elem(&export_rows, &key);
+	struct cgt_pow2_hist *hist;
 
 	if (!row) {
 		/* NOEXIST: another CPU may have created the key meanwhile. */
@@ -256,12 +264,14 @@ static __always_inline void export_call(__u32 binary, __u32 kind, __u64 fn, __u6
 		}
 	}
 	stat_inc(CGT_STAT_AGGREGATED);
-	export_add(row, duration, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
+	export_add(&row->duration, duration, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
+	if (sched_ns)
+		export_add(&row->reentry, sched_ns, CGT_XP_DURATION_BASE, CGT_XP_DURATION_BOUNDS);
 	if (kind != CGT_EV_CALL)
 		return;
-	row = bpf_map_lookup_elem(&export_depth, &binary);
-	if (row)
-		export_add(row, depth, CGT_XP_STACK_BASE, CGT_XP_STACK_BOUNDS);
+	hist = bpf_map_lookup_elem(&export_depth, &binary);
+	if (hist)
+		export_add(hist, depth, CGT_XP_STACK_BASE, CGT_XP_STACK_BOUNDS);
 }
 
 /* Whether an end makes an event now. */
@@ -482,13 +492,13 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 		stat_inc(CGT_STAT_NO_ENTRY);
 		return;
 	}
-	/* A frame moved here by exitsyscall's slow path left C already. */
-	if (kind == CGT_EV_CALL && !val->c_end_ns)
+	if (kind == CGT_EV_CALL)
 		in_cgo_add(binary, -1);
 	if (outputs & CGT_OUT_AGGREGATE)
-		aggregate(binary, kind, val->fn, val->caller_pc, now - val->start_ns);
+		aggregate(binary, kind, val->fn, val->caller_pc, now - val->start_ns, 0, 0);
 	if (outputs & CGT_OUT_EXPORT)
-		export_call(binary, kind, val->fn, val->caller_pc, now - val->start_ns, key.depth);
+		export_call(binary, kind, val->fn, val->caller_pc, now - val->start_ns, 0,
+			    key.depth);
 	if (!events_wanted()) {
 		bpf_map_delete_elem(&inflight, &key);
 		return;
@@ -503,10 +513,6 @@ static __always_inline void on_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32
 	ev->duration_ns = now - val->start_ns;
 	ev->c_ns = 0;
 	ev->sched_ns = 0;
-	if (val->c_end_ns) {
-		ev->c_ns = val->c_end_ns - val->start_ns;
-		ev->sched_ns = now - val->c_end_ns;
-	}
 	ev->fn = val->fn;
 	ev->caller_pc = val->caller_pc;
 	ev->load_bias = val->load_bias;
@@ -693,17 +699,61 @@ static __always_inline struct cgt_task_frame *task_find(struct cgt_task_state *s
 	return 0;
 }
 
+/* A completed call or callback: counted in the rows the run asked for
+ * (`outputs`), with its split when measured (`sched_ns` not 0), and emitted
+ * when events are wanted and its start read the goid (`has_goid`). */
+static __always_inline void end_call(__u64 now, __u32 binary, __u32 kind, __u64 start_ns, __u64 fn,
+				     __u64 caller_pc, __u64 load_bias, __u64 goid, int has_goid,
+				     __u32 depth, __u32 stack_id, __u64 c_ns, __u64 sched_ns)
+{
+	__u32 pid, tid;
+
+	if (outputs & CGT_OUT_AGGREGATE)
+		aggregate(binary, kind, fn, caller_pc, now - start_ns, c_ns, sched_ns);
+	if (outputs & CGT_OUT_EXPORT)
+		export_call(binary, kind, fn, caller_pc, now - start_ns, sched_ns, depth);
+	if (!events_wanted() || !has_goid)
+		return;
+	current_ids(&pid, &tid);
+	emit(now, binary, kind, pid, tid, start_ns, fn, caller_pc, load_bias, goid, depth, stack_id,
+	     c_ns, sched_ns);
+}
+
+/* --breakdown's end of a call whose frame exitsyscall's slow path moved to
+ * `inflight` (on_task_off_thread), keyed by its g: the goroutine resumed on
+ * this thread. No user-memory read: the g register names the frame. */
+static __always_inline void on_moved_end(cgt_regs *ctx, __u64 now, __u32 binary)
+{
+	struct cgt_inflight_key key = {};
+	struct cgt_inflight *val;
+	__u32 tid;
+
+	current_ids(&key.pid, &tid);
+	key.goid = CGT_REG_G(ctx);
+	key.depth = CGT_MOVED_DEPTH;
+	key.site_kind = CGT_EV_CALL;
+	val = bpf_map_lookup_elem(&inflight, &key);
+	if (!val) {
+		stat_inc(CGT_STAT_NO_ENTRY);
+		return;
+	}
+	/* Moved frames left C already (c_end_ns set): in_cgo does not count them. */
+	end_call(now, binary, CGT_EV_CALL, val->start_ns, val->fn, val->caller_pc, val->load_bias,
+		 val->goid, val->has_goid, val->depth, val->stack_id, val->c_end_ns - val->start_ns,
+		 now - val->c_end_ns);
+	bpf_map_delete_elem(&inflight, &key);
+}
+
 /* End of an event started on this thread: pop its frame. With --breakdown
  * (CGT_SITE_F_MAY_MOVE) a frame not found here was moved to `inflight` by
  * exitsyscall's slow path, and the goroutine resumed on this thread. */
 static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, __u32 kind,
-					const struct cgt_binary_config *cfg,
 					const struct cgt_site_desc *site)
 {
 	struct cgt_task_state *st;
 	struct cgt_task_frame *f = 0;
 	__u64 c_ns = 0, sched_ns = 0;
-	__u32 top, pid, tid;
+	__u32 top;
 
 	st = bpf_task_storage_get(&task_state, bpf_get_current_task_btf(), 0, 0);
 	if (st)
@@ -711,7 +761,7 @@ static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, 
 			      &top);
 	if (!f) {
 		if (site->flags & CGT_SITE_F_MAY_MOVE)
-			on_end(ctx, now, binary, kind, cfg, site);
+			on_moved_end(ctx, now, binary);
 		else
 			/* Leave other goroutines' frames for their own ends. */
 			stat_inc(CGT_STAT_NO_ENTRY);
@@ -729,15 +779,8 @@ static __always_inline void on_task_end(cgt_regs *ctx, __u64 now, __u32 binary, 
 		if (site->flags & CGT_SITE_F_C_END)
 			c_ns = now - f->start_ns;
 	}
-	if (outputs & CGT_OUT_AGGREGATE)
-		aggregate(binary, kind, f->fn, f->caller_pc, now - f->start_ns);
-	if (outputs & CGT_OUT_EXPORT)
-		export_call(binary, kind, f->fn, f->caller_pc, now - f->start_ns, f->depth);
-	if (!events_wanted() || !f->has_goid)
-		return;
-	current_ids(&pid, &tid);
-	emit(now, binary, kind, pid, tid, f->start_ns, f->fn, f->caller_pc, f->load_bias, f->goid,
-	     f->depth, f->stack_id, c_ns, sched_ns);
+	end_call(now, binary, kind, f->start_ns, f->fn, f->caller_pc, f->load_bias, f->goid,
+		 f->has_goid, f->depth, f->stack_id, c_ns, sched_ns);
 }
 
 /* --breakdown, CALL runtime.exitsyscall: C returned. The frame stays until
@@ -766,9 +809,11 @@ static __always_inline void on_task_c_end(cgt_regs *ctx, __u64 now, __u32 binary
 
 /* --breakdown, CALL runtime.mcall in runtime.exitsyscall (slow path only):
  * the goroutine waits for a P and may resume on another thread, so its
- * call's frame moves to `inflight`, keyed by goroutine. Every syscall of the
- * program that takes the slow path comes here too: those have no frame in
- * exitsyscall (c_end_ns set) on top and cost one task storage lookup. */
+ * call's frame moves to `inflight`, keyed by its g (CGT_MOVED_DEPTH): the
+ * start need not have read the goid or depth (stat, the exporter). Every
+ * syscall of the program that takes the slow path comes here too: those have
+ * no frame in exitsyscall (c_end_ns set) on top and cost one task storage
+ * lookup. */
 static __always_inline void on_task_off_thread(cgt_regs *ctx)
 {
 	struct cgt_inflight_key key = {};
@@ -785,9 +830,12 @@ static __always_inline void on_task_off_thread(cgt_regs *ctx)
 	if (!f->c_end_ns || f->g != CGT_REG_G(ctx) || f->kind != CGT_EV_CALL)
 		return;
 	current_ids(&key.pid, &tid);
-	key.goid = f->goid;
-	key.depth = f->depth;
+	key.goid = f->g;
+	key.depth = CGT_MOVED_DEPTH;
 	key.site_kind = CGT_EV_CALL;
+	val.goid = f->goid;
+	val.depth = f->depth;
+	val.has_goid = f->has_goid;
 	val.start_ns = f->start_ns;
 	val.fn = f->fn;
 	val.caller_pc = f->caller_pc;
@@ -835,10 +883,10 @@ int cgt_site(cgt_regs *ctx)
 			on_task_start(ctx, cookie, binary, CGT_EV_CALLBACK, cfg, site);
 			break;
 		case CGT_SE_CALL_END:
-			on_task_end(ctx, now, binary, CGT_EV_CALL, cfg, site);
+			on_task_end(ctx, now, binary, CGT_EV_CALL, site);
 			break;
 		case CGT_SE_CB_END:
-			on_task_end(ctx, now, binary, CGT_EV_CALLBACK, cfg, site);
+			on_task_end(ctx, now, binary, CGT_EV_CALLBACK, site);
 			break;
 		default:
 			break;

@@ -248,6 +248,15 @@ struct cgt_inflight_key {
 	cgt_u32 pad;
 };
 
+/* Key of a --breakdown frame moved off its thread (CGT_SE_CALL_OFF_THREAD):
+ * `goid` holds the g pointer (the goroutine's runtime.g, which does not move
+ * while it lives), `depth` 0, `site_kind` CGT_EV_CALL. No entry of the entry /
+ * RET sites has depth 0 (a frame is below its stack top), so the two never
+ * meet; a goroutine has at most one call in runtime.exitsyscall at a time,
+ * so the g names it. The end finds it from the g register alone, with no
+ * user-memory read. */
+#define CGT_MOVED_DEPTH 0
+
 struct cgt_inflight {
 	cgt_u64 start_ns;
 	cgt_u64 fn;
@@ -256,6 +265,13 @@ struct cgt_inflight {
 	cgt_u32 stack_id;
 	cgt_u32 binary;	  /* binary index: whose in_cgo a swept entry leaves */
 	cgt_u64 c_end_ns; /* see cgt_task_frame */
+	/* Moved frames (CGT_MOVED_DEPTH): the frame's goid (has_goid: read at
+	 * the start, see cgt_task_frame) and stack depth, for its event and the
+	 * exporter's depth row. Unused (0) in entries of the entry / RET sites,
+	 * whose key holds both. */
+	cgt_u64 goid;
+	cgt_u32 depth;
+	cgt_u32 has_goid;
 };
 
 /*
@@ -377,12 +393,19 @@ struct cgt_agg_key {
 	cgt_u64 caller_pc; /* as cgt_event.caller_pc (0 unless the site reads it) */
 };
 
-/* Durations in ns. min_ns starts at ~0 (set when the key is created). */
+/* Durations in ns. min_ns starts at ~0 (set when the key is created).
+ * The split (--breakdown: c_ns and sched_ns of cgt_event) is summed over the
+ * calls where it was measured, `split_count` of them: calls that ended after
+ * runtime.exitsyscall returned, each with both parts (never 0). */
 struct cgt_agg_value {
 	cgt_u64 count;
 	cgt_u64 sum_ns; /* wraps after 584 years of summed calls */
 	cgt_u64 min_ns;
 	cgt_u64 max_ns;
+	cgt_u64 split_count;
+	cgt_u64 c_sum_ns;     /* time in C */
+	cgt_u64 sched_sum_ns; /* time re-entering Go */
+	cgt_u64 sched_max_ns;
 	cgt_u64 buckets[CGT_HIST_BUCKETS]; /* cgt_hist_bucket_bounded(duration) */
 };
 
@@ -395,9 +418,9 @@ struct cgt_agg_value {
  * (k < bounds) holds values base * 2^(k-1) < v <= base * 2^k (bucket 0: v <=
  * base), bucket `bounds` the rest (+Inf): Prometheus' inclusive upper bound.
  * Key kinds: CGT_EV_CALL and CGT_EV_CALLBACK rows per (fn, caller_pc). The
- * goroutine stack depth at each call is a row per binary in the array map
- * `export_depth` (index = binary index): an inlined array lookup, not a
- * second hash lookup per call.
+ * goroutine stack depth at each call is a cgt_pow2_hist per binary in the
+ * array map `export_depth` (index = binary index): an inlined array lookup,
+ * not a second hash lookup per call.
  */
 /* Distinct keys of `export_rows` (up to 64 binaries x the exporter's 200
  * functions); beyond, counted as CGT_STAT_AGG_FULL. */
@@ -425,10 +448,19 @@ static inline cgt_u32 cgt_pow2_bucket(cgt_u64 v, cgt_u64 base, cgt_u32 bounds)
 	return k < bounds ? k : bounds;
 }
 
-struct cgt_export_value {
+struct cgt_pow2_hist {
 	cgt_u64 count;
 	cgt_u64 sum;			 /* ns or bytes; wraps after 584 years of summed calls */
 	cgt_u64 buckets[CGT_XP_BUCKETS]; /* cgt_pow2_bucket(v, base, bounds) */
+};
+
+/* A row of `export_rows`: the calls' durations and, for calls that ended
+ * after runtime.exitsyscall returned (--breakdown), their time re-entering
+ * Go (cgt_event.sched_ns) in the same buckets: the exporter's
+ * cgotrace_cgo_reentry_wait_seconds. `reentry` stays empty otherwise. */
+struct cgt_export_value {
+	struct cgt_pow2_hist duration;
+	struct cgt_pow2_hist reentry;
 };
 
 /* `in_cgo` array map, index = binary index: how many calls of that binary
@@ -472,12 +504,15 @@ CGT_STATIC_ASSERT(sizeof(struct cgt_binary_config) == 16, "cgt_binary_config");
 CGT_STATIC_ASSERT(sizeof(struct cgt_task_frame) == 72, "cgt_task_frame");
 CGT_STATIC_ASSERT((CGT_TASK_FRAMES & (CGT_TASK_FRAMES - 1)) == 0, "CGT_TASK_FRAMES: power of 2");
 CGT_STATIC_ASSERT(sizeof(struct cgt_inflight_key) == 24, "cgt_inflight_key");
-CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 48, "cgt_inflight");
+CGT_STATIC_ASSERT(sizeof(struct cgt_inflight) == 64, "cgt_inflight");
 CGT_STATIC_ASSERT(sizeof(struct cgt_agg_key) == 24, "cgt_agg_key");
-CGT_STATIC_ASSERT(sizeof(struct cgt_agg_value) == 32 + 8 * CGT_HIST_BUCKETS, "cgt_agg_value");
-CGT_STATIC_ASSERT(sizeof(struct cgt_export_value) == 16 + 8 * CGT_XP_BUCKETS, "cgt_export_value");
+CGT_STATIC_ASSERT(sizeof(struct cgt_agg_value) == 64 + 8 * CGT_HIST_BUCKETS, "cgt_agg_value");
+CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_agg_value, buckets) == 64, "cgt_agg_value.buckets");
+CGT_STATIC_ASSERT(sizeof(struct cgt_pow2_hist) == 16 + 8 * CGT_XP_BUCKETS, "cgt_pow2_hist");
+CGT_STATIC_ASSERT(sizeof(struct cgt_export_value) == 2 * sizeof(struct cgt_pow2_hist),
+		  "cgt_export_value: update docs/performance.md (memory)");
 CGT_STATIC_ASSERT(CGT_XP_DURATION_BOUNDS < CGT_XP_BUCKETS && CGT_XP_STACK_BOUNDS < CGT_XP_BUCKETS,
-		  "cgt_export_value: a bucket per bound and +Inf");
+		  "cgt_pow2_hist: a bucket per bound and +Inf");
 CGT_STATIC_ASSERT(CGT_OFFSETOF(struct cgt_task_frame, has_goid) == 58, "cgt_task_frame.has_goid");
 CGT_STATIC_ASSERT(CGT_HIST_BUCKETS == 2240, "cgt_agg_value: update docs/performance.md (memory)");
 /* The cookie holds the binary index and slot in 8 bits each. */

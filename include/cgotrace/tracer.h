@@ -72,15 +72,24 @@ struct AggregateRow {
   uint64_t min_ns = 0;
   uint64_t max_ns = 0;
   std::vector<uint64_t> buckets;
+  // The latency breakdown (TracerOptions::breakdown) of the `split_count`
+  // calls where it was measured: sums of CgoEvent::c_ns and sched_ns, and
+  // the largest sched_ns.
+  uint64_t split_count = 0;
+  uint64_t c_sum_ns = 0;
+  uint64_t sched_sum_ns = 0;
+  uint64_t sched_max_ns = 0;
 };
 
 // The exporter's kernel rows (TracerOptions::export_rows): cumulative, of
 // one (binary, kind, function), or the stack depth of one binary's calls.
 // `buckets` has CGT_XP_BUCKETS counts, index cgt_pow2_bucket(value, base,
 // bounds) of bpf/cgotrace_abi.h with the base and bounds of the kind
-// (CGT_XP_DURATION_* for calls and callbacks, CGT_XP_STACK_* for depth).
+// (CGT_XP_DURATION_* for calls, callbacks and re-entries, CGT_XP_STACK_* for
+// depth). kReentry: the CgoEvent::sched_ns of one function's calls
+// (TracerOptions::breakdown), only where some were measured.
 struct ExportRow {
-  enum class Kind { kCall, kCallback, kStackDepth };
+  enum class Kind { kCall, kCallback, kStackDepth, kReentry };
   Kind kind = Kind::kCall;
   std::string func;  // named as CgoEvent::func; "" for kStackDepth
   std::string comm;  // as CgoEvent::comm

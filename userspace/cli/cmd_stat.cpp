@@ -51,9 +51,9 @@ int RunStat(const StatFlags& flags) {
   // call crosses the ring buffer and starts read no goroutine memory.
   // Goroutine and thread rows need each call's goid / tid, and --interval
   // needs each window's minimum and maximum: those take events
-  // (docs/performance.md, "In-kernel aggregation").
-  // --breakdown's split needs each call's c_ns and sched_ns: events too.
-  const bool in_kernel = *by == GroupBy::kFunc && flags.interval.empty() && !flags.breakdown;
+  // (docs/performance.md, "In-kernel aggregation"). The kernel's rows carry
+  // --breakdown's split too.
+  const bool in_kernel = *by == GroupBy::kFunc && flags.interval.empty();
   if (in_kernel) {
     opts->tracer.events = false;
     opts->tracer.aggregate = true;

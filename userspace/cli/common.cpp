@@ -148,7 +148,12 @@ void ReportTotals(const Session& session, uint64_t delivered) {
     rest += fmt::format("{}{} callbacks without a return", rest.empty() ? "" : ", ",
                         st.callbacks_unreturned);
   }
-  // Calls counted in the kernel (stat) are events that never needed a record.
+  // Calls counted in the kernel (stat) are events that never needed a
+  // record; say how many did cross the ring buffer.
+  if (st.aggregated != 0) {
+    rest += fmt::format("{}{} counted in the kernel, {} through the ring buffer",
+                        rest.empty() ? "" : ", ", st.aggregated, st.events);
+  }
   fmt::print(stderr, "cgotrace: {} events, {} lost{}\n", delivered + st.aggregated, st.lost,
              rest.empty() ? "" : " (" + rest + ")");
   // Only counted while the kernel.bpf_stats_enabled sysctl is 1.

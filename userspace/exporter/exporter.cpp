@@ -151,16 +151,12 @@ struct Exporter::Impl {
         out.aggregated = st.aggregated;
         out.agg_full = st.agg_full;
         out.binaries = tracer.Binaries();
-        if (kernel_rows) {
-          rows = tracer.ExportRows();
-        }
+        rows = tracer.ExportRows();
         return out;
       });
     }
     std::lock_guard lock(scrape_mu);
-    if (kernel_rows) {
-      metrics.SetKernelRows(rows);
-    }
+    metrics.SetKernelRows(rows);
     std::vector<prometheus::MetricFamily> out = metrics.Collect(self);
     if (sampling) {
       for (prometheus::MetricFamily& f : sampling->Collect()) {
@@ -201,10 +197,9 @@ struct Exporter::Impl {
   ExporterOptions options;
   ProcessDiscovery discovery;  // the session's TargetSource: outlives it
   ExporterMetrics metrics;
-  // The call series come from the kernel's export_rows, read at scrape
-  // time; events flow only while a /debug/pprof/cgo window is open. Not
-  // with --breakdown, whose re-entry histogram is built from events.
-  bool kernel_rows = false;
+  // The call series come from the kernel's export_rows (--breakdown's
+  // re-entry histogram included), read at scrape time; events flow only
+  // while a /debug/pprof/cgo window is open.
   std::mutex scrape_mu;                    // one SetKernelRows + Collect at a time
   std::unique_ptr<Session> session;        // exact mode
   std::unique_ptr<SampleGauges> sampling;  // --sample
@@ -233,9 +228,8 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   if (options.exact) {
     SessionOptions so;
     so.tracer = options.tracer;
-    impl->kernel_rows = !options.tracer.breakdown;
-    so.tracer.export_rows = impl->kernel_rows;
-    so.tracer.events_enabled = !impl->kernel_rows;
+    so.tracer.export_rows = true;
+    so.tracer.events_enabled = false;
     so.duration_ns = options.duration_ns;
     so.source = &impl->discovery;
     so.rescan_ns = options.rescan_ns;
@@ -272,7 +266,7 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const ExporterOptions& options
   pprof.header.tool_version = options.tool_version;
   pprof.header.call_stacks = options.tracer.call_stacks;
   pprof.header.targets = {"processes of cgotrace exporter"};
-  if (self->kernel_rows) {
+  if (self->session) {
     // Thread-safe by contract (Session::SetEventsEnabled); the session
     // outlives the endpoint's requests (the server stops first).
     pprof.set_events = [self](bool on) { self->session->SetEventsEnabled(on); };
@@ -321,14 +315,8 @@ Result<void> Exporter::Run() {
     return Ok();
   }
   Session& session = *impl_->session;
-  auto total = session.Run(
-      [this](const CgoEvent& ev) {
-        if (!impl_->kernel_rows) {
-          impl_->metrics.Record(ev);
-        }
-        impl_->pprof->Record(ev);
-      },
-      [](uint64_t /*now*/) {});
+  auto total = session.Run([this](const CgoEvent& ev) { impl_->pprof->Record(ev); },
+                           [](uint64_t /*now*/) {});
   if (sampler.joinable()) {
     stop_sampling = true;
     sampler.join();

@@ -1,9 +1,10 @@
 // Prometheus exporter: long-running cgo call metrics over HTTP.
 //
 // Three parts, one per source file:
-//   - Pow2Histogram / ExporterMetrics (exporter_metrics.cpp): per (binary,
-//     function) aggregation of CgoEvents with exact integer bucketing, and the
-//     Prometheus metric families built from it at scrape time.
+//   - Pow2Histogram / ExporterMetrics (exporter_metrics.cpp): the kernel's
+//     rows (Tracer::ExportRows, bucketed by the published bounds) per
+//     (binary, function), and the Prometheus metric families built from
+//     them at scrape time.
 //   - ProcessDiscovery (exporter_discovery.cpp): which processes to attach to
 //     and detach from as they come and go (-p, --binary, --all-go).
 //   - Exporter (exporter.cpp): runs a Session (the one run loop of cgotrace,
@@ -47,19 +48,15 @@ inline constexpr int kExporterSampleHz = 19;
 
 // Histogram over non-negative integers with inclusive upper bounds
 // base * 2^k (k = 0 .. buckets-1) plus +Inf, i.e. Prometheus `le` semantics:
-// a value v is in bucket k iff v <= base * 2^k. Integer arithmetic only, so
-// values exactly on a bound land in that bound's bucket. Plain value type;
-// no thread safety of its own.
+// a value v is in bucket k iff v <= base * 2^k (cgt_pow2_bucket of
+// bpf/cgotrace_abi.h, integer arithmetic, so values exactly on a bound land
+// in that bound's bucket). Plain value type; no thread safety of its own.
 class Pow2Histogram {
  public:
   Pow2Histogram(uint64_t base, int buckets);
 
-  // Index of the smallest bound >= value; buckets() for +Inf.
-  static int BucketIndex(uint64_t value, uint64_t base, int buckets);
-
-  void Observe(uint64_t value);
-  // Adds counts bucketed elsewhere with the same bounds (the kernel's
-  // export_rows): counts[k] for k <= buckets(), the last one +Inf.
+  // Adds counts bucketed with the same bounds (the kernel's export_rows):
+  // counts[k] for k <= buckets(), the last one +Inf.
   void Add(const std::vector<uint64_t>& counts, uint64_t count, uint64_t sum);
 
   uint64_t base() const { return base_; }
@@ -108,22 +105,20 @@ struct ExporterSelfStats {
   std::vector<BinaryStatus> binaries;  // for threads_in_cgo
 };
 
-// Aggregates events into the exporter's series and renders them as
+// Holds the exporter's series, from the kernel's rows, and renders them as
 // Prometheus metric families.
 //
-// Thread safety: Record() and Collect() may be called concurrently from any
-// threads (an internal mutex serializes them); Record() runs on the tracer's
-// poll thread, Collect() on HTTP server threads.
+// Thread safety: SetKernelRows() and Collect() may be called concurrently
+// from any threads (an internal mutex serializes them); both run on HTTP
+// server threads, at scrape time.
 class ExporterMetrics {
  public:
   explicit ExporterMetrics(size_t max_functions);
 
-  // One event (the events path: exporter --breakdown).
-  void Record(const CgoEvent& event);
   // Replaces every series with the tracer's cumulative kernel rows
   // (TracerOptions::export_rows), read at scrape time. Names are admitted
-  // to the max_functions cap as by Record(), in the order first seen, and
-  // stay admitted (or "other") for the exporter's lifetime.
+  // to the max_functions cap per binary in the order first seen, and stay
+  // admitted (or "other") for the exporter's lifetime.
   void SetKernelRows(const std::vector<ExportRow>& rows);
   std::vector<prometheus::MetricFamily> Collect(const ExporterSelfStats& self) const;
 
@@ -134,7 +129,7 @@ class ExporterMetrics {
  private:
   struct FunctionSeries {
     Pow2Histogram duration{kDurationBaseNs, kDurationBuckets};
-    // --breakdown: time re-entering Go after C (CgoEvent::sched_ns).
+    // --breakdown: time re-entering Go after C (ExportRow::Kind::kReentry).
     Pow2Histogram reentry{kDurationBaseNs, kDurationBuckets};
     uint64_t callbacks = 0;
     bool has_calls = false;

@@ -1,5 +1,5 @@
-// Exporter aggregation and exposition: exact integer bucketing of events,
-// metric families built at scrape time.
+// Exporter exposition: the kernel's rows (bucketed by the published bounds)
+// as metric families, built at scrape time.
 #include <prometheus/text_serializer.h>
 
 #include <limits>
@@ -44,23 +44,12 @@ ClientMetric::Histogram ToPrometheus(const Pow2Histogram& h, double units_per_ba
 Pow2Histogram::Pow2Histogram(uint64_t base, int buckets)
     : base_(base), counts_(static_cast<size_t>(buckets) + 1, 0) {}
 
-int Pow2Histogram::BucketIndex(uint64_t value, uint64_t base, int buckets) {
-  // The kernel's export_rows bucket with the same function.
-  return static_cast<int>(cgt_pow2_bucket(value, base, static_cast<uint32_t>(buckets)));
-}
-
 void Pow2Histogram::Add(const std::vector<uint64_t>& counts, uint64_t count, uint64_t sum) {
   for (size_t k = 0; k < counts_.size() && k < counts.size(); ++k) {
     counts_[k] += counts[k];
   }
   count_ += count;
   sum_ = sum > UINT64_MAX - sum_ ? UINT64_MAX : sum_ + sum;
-}
-
-void Pow2Histogram::Observe(uint64_t value) {
-  ++counts_[static_cast<size_t>(BucketIndex(value, base_, buckets()))];
-  ++count_;
-  sum_ = value > UINT64_MAX - sum_ ? UINT64_MAX : sum_ + value;
 }
 
 ExporterMetrics::ExporterMetrics(size_t max_functions) : max_functions_(max_functions) {}
@@ -101,27 +90,13 @@ void ExporterMetrics::SetKernelRows(const std::vector<ExportRow>& rows) {
     FunctionSeries& fn = bin.functions[Admit(bin, row.func)];
     if (row.kind == ExportRow::Kind::kCallback) {
       fn.callbacks += row.count;
-      continue;
+    } else if (row.kind == ExportRow::Kind::kReentry) {
+      fn.reentry.Add(row.buckets, row.count, row.sum);
+    } else {
+      fn.has_calls = true;
+      fn.duration.Add(row.buckets, row.count, row.sum);
     }
-    fn.has_calls = true;
-    fn.duration.Add(row.buckets, row.count, row.sum);
   }
-}
-
-void ExporterMetrics::Record(const CgoEvent& event) {
-  std::lock_guard lock(mu_);
-  BinarySeries& bin = binaries_[BinaryLabel(event.comm)];
-  FunctionSeries& fn = bin.functions[Admit(bin, event.func)];
-  if (event.kind == EventKind::kCallback) {
-    ++fn.callbacks;
-    return;
-  }
-  fn.has_calls = true;
-  fn.duration.Observe(event.duration_ns);
-  if (event.sched_ns != 0) {
-    fn.reentry.Observe(event.sched_ns);
-  }
-  bin.stack.Observe(event.stack_depth);
 }
 
 std::vector<MetricFamily> ExporterMetrics::Collect(const ExporterSelfStats& self) const {

@@ -208,6 +208,14 @@ void StatSplit::Add(const CgoEvent& event) {
   }
 }
 
+void StatSplit::Add(const AggregateRow& row) {
+  c_count += row.split_count;
+  c_total_ns += row.c_sum_ns;
+  sched_count += row.split_count;
+  sched_total_ns += row.sched_sum_ns;
+  sched_max_ns = std::max(sched_max_ns, row.sched_max_ns);
+}
+
 void StatAggregator::Acc::Add(const CgoEvent& event) {
   hist.Record(event.duration_ns);
   split.Add(event);
@@ -241,15 +249,16 @@ void StatAggregator::Add(const CgoEvent& event) {
 void StatAggregator::AddAggregate(const AggregateRow& row) {
   Table& table = row.kind == EventKind::kCallback ? callbacks_ : calls_;
   auto it = table.rows.find(row.func);
-  LogLinearHistogram* h = nullptr;
+  Acc* acc = nullptr;
   if (it != table.rows.end()) {
-    h = &it->second.hist;
+    acc = &it->second;
   } else if (table.rows.size() < max_rows_) {
-    h = &table.rows[row.func].hist;
+    acc = &table.rows[row.func];
   } else {
-    h = &table.other.hist;
+    acc = &table.other;
   }
-  h->AddBuckets(row.buckets, row.count, row.sum_ns, row.min_ns, row.max_ns);
+  acc->hist.AddBuckets(row.buckets, row.count, row.sum_ns, row.min_ns, row.max_ns);
+  acc->split.Add(row);
   events_ += row.count;
 }
 

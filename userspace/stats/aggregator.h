@@ -41,6 +41,9 @@ struct StatSplit {
   uint64_t c_count = 0, c_total_ns = 0;
   uint64_t sched_count = 0, sched_total_ns = 0, sched_max_ns = 0;
   void Add(const CgoEvent& event);
+  // The split the kernel summed (AggregateRow::split_count calls, each with
+  // both parts measured).
+  void Add(const AggregateRow& row);
 };
 
 struct StatRow {
@@ -75,9 +78,10 @@ class StatAggregator {
   explicit StatAggregator(GroupBy by, size_t max_rows = kDefaultMaxRows)
       : by_(by), max_rows_(max_rows < 1 ? 1 : max_rows) {}
   void Add(const CgoEvent& event);
-  // Adds a row counted in the kernel (TracerOptions::aggregate): only for
-  // GroupBy::kFunc, whose key is the function name, which the kernel's rows
-  // carry; rows of one name (several binaries) add up.
+  // Adds a row counted in the kernel (TracerOptions::aggregate), its
+  // latency breakdown included: only for GroupBy::kFunc, whose key is the
+  // function name, which the kernel's rows carry; rows of one name (several
+  // binaries) add up.
   void AddAggregate(const AggregateRow& row);
   void SetLost(uint64_t lost) { lost_ = lost; }
   void SetUnreturned(uint64_t unreturned) { unreturned_ = unreturned; }

@@ -213,17 +213,17 @@ std::vector<BpfObject::Aggregate> BpfObject::ExportRows(std::optional<uint32_t> 
 
 void BpfObject::DeleteExportRows(uint32_t binary) {
   DeleteAggKeyed(bpf_map__fd(skel_->maps.export_rows), binary);
-  const cgt_export_value zero{};
+  const cgt_pow2_hist zero{};
   // An array map: an update of an index inside the map cannot fail.
   (void)bpf_map__update_elem(skel_->maps.export_depth, &binary, sizeof(binary), &zero, sizeof(zero),
                              BPF_ANY);
 }
 
-cgt_export_value BpfObject::ExportDepth(uint32_t binary) const {
-  cgt_export_value v{};
+cgt_pow2_hist BpfObject::ExportDepth(uint32_t binary) const {
+  cgt_pow2_hist v{};
   if (bpf_map__lookup_elem(skel_->maps.export_depth, &binary, sizeof(binary), &v, sizeof(v), 0) !=
       0) {
-    return cgt_export_value{};
+    return cgt_pow2_hist{};
   }
   return v;
 }

@@ -83,7 +83,7 @@ class BpfObject {
   std::vector<Aggregate> ExportRows(std::optional<uint32_t> binary = std::nullopt) const;
   void DeleteExportRows(uint32_t binary);
   // The exporter's stack-depth histogram of `binary` (`export_depth`).
-  cgt_export_value ExportDepth(uint32_t binary) const;
+  cgt_pow2_hist ExportDepth(uint32_t binary) const;
   // Turns per-call events on or off (TracerOptions::events_enabled) while
   // probes stay attached. Safe from any thread: one store into the mapped
   // `.data` that the programs read at each hit.

@@ -132,6 +132,10 @@ std::vector<AggregateRow> Tracer::Impl::NamedAggregates(uint32_t binary) const {
     row.min_ns = v.count != 0 ? v.min_ns : 0;
     row.max_ns = v.max_ns;
     row.buckets.assign(std::begin(v.buckets), std::end(v.buckets));
+    row.split_count = v.split_count;
+    row.c_sum_ns = v.c_sum_ns;
+    row.sched_sum_ns = v.sched_sum_ns;
+    row.sched_max_ns = v.sched_max_ns;
     out.push_back(std::move(row));
   }
   return out;
@@ -159,12 +163,21 @@ std::vector<ExportRow> Tracer::Impl::NamedExportRows(uint32_t binary) const {
         continue;
     }
     row.comm = b.comm;
-    row.count = v.count;
-    row.sum = v.sum;
-    row.buckets.assign(std::begin(v.buckets), std::end(v.buckets));
+    row.count = v.duration.count;
+    row.sum = v.duration.sum;
+    row.buckets.assign(std::begin(v.duration.buckets), std::end(v.duration.buckets));
+    if (v.reentry.count != 0) {
+      // --breakdown: the same calls' re-entry into Go, a row of its own.
+      ExportRow reentry = row;
+      reentry.kind = ExportRow::Kind::kReentry;
+      reentry.count = v.reentry.count;
+      reentry.sum = v.reentry.sum;
+      reentry.buckets.assign(std::begin(v.reentry.buckets), std::end(v.reentry.buckets));
+      out.push_back(std::move(reentry));
+    }
     out.push_back(std::move(row));
   }
-  const cgt_export_value depth = obj->ExportDepth(binary);
+  const cgt_pow2_hist depth = obj->ExportDepth(binary);
   if (depth.count != 0) {
     ExportRow row;
     row.kind = ExportRow::Kind::kStackDepth;

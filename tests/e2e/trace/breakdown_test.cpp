@@ -81,6 +81,19 @@ TEST_F(BreakdownTest, StatAndReportSplitEachFunction) {
   ASSERT_NE(brace, std::string::npos) << stat.out;
   auto report = ParseJson(std::string_view(stat.out).substr(brace), &error);
   ASSERT_TRUE(report) << error;
+  // Counted in the kernel, split included: every call of the report, and no
+  // record through the ring buffer.
+  const uint64_t counted = report->at("events").get<uint64_t>();
+  const std::string n = std::to_string(counted);
+  EXPECT_NE(stat.err.find("cgotrace: " + n + " events, 0 lost ("), std::string::npos) << stat.err;
+  EXPECT_NE(stat.err.find(n + " counted in the kernel, 0 through the ring buffer)"),
+            std::string::npos)
+      << stat.err;
+  uint64_t in_rows = 0;
+  for (const char* table : {"calls", "callbacks"}) {
+    for (const Json& row : report->at(table)) in_rows += row.at("count").get<uint64_t>();
+  }
+  EXPECT_EQ(in_rows, counted);
   const uint64_t rounds = truth->at("rounds").size();
   bool seen = false;
   for (const Json& row : report->at("calls")) {

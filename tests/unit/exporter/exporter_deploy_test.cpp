@@ -18,9 +18,8 @@
 namespace cgotrace {
 namespace {
 
-using test::Call;
-using test::Callback;
 using test::CommandResult;
+using test::KernelRows;
 using test::Samples;
 using test::Shell;
 using ::testing::HasSubstr;
@@ -143,8 +142,7 @@ TEST(ExporterDeployTest, PromtoolAcceptsTheAlertRules) {
 // Metric names the exporter serves, from a scrape of a populated aggregation.
 std::set<std::string> ServedMetricNames() {
   ExporterMetrics m(10);
-  m.Record(Call("app", "f", 1000, 512));
-  m.Record(Callback("app", "cb"));
+  m.SetKernelRows(KernelRows().Call("app", "f", 1000, 512, 300).Callback("app", "cb").rows());
   ExporterSelfStats self;
   self.binaries = {{"/app", "app", 0, 4, "", ""}};
   std::set<std::string> names;

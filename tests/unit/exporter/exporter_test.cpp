@@ -21,9 +21,8 @@ namespace cgotrace {
 namespace {
 
 using prometheus::MetricType;
-using test::Call;
-using test::Callback;
 using test::CommandResult;
+using test::KernelRows;
 using test::Samples;
 using test::Shell;
 using ::testing::HasSubstr;
@@ -39,33 +38,37 @@ int BruteForceBucket(uint64_t value, uint64_t base, int buckets) {
   return buckets;
 }
 
-TEST(Pow2HistogramTest, ValuesOnAnEdgeBelongToThatEdgesBucket) {
-  const uint64_t b = kDurationBaseNs;
-  const int n = kDurationBuckets;
-  EXPECT_EQ(Pow2Histogram::BucketIndex(0, b, n), 0);
-  EXPECT_EQ(Pow2Histogram::BucketIndex(b, b, n), 0);
-  EXPECT_EQ(Pow2Histogram::BucketIndex(b + 1, b, n), 1);
-  for (int k = 1; k < n; ++k) {
-    const uint64_t edge = b << k;
-    EXPECT_EQ(Pow2Histogram::BucketIndex(edge, b, n), k) << edge;
-    EXPECT_EQ(Pow2Histogram::BucketIndex(edge - 1, b, n), k) << edge - 1;
-    EXPECT_EQ(Pow2Histogram::BucketIndex(edge + 1, b, n), k + 1) << edge + 1;
-  }
-  EXPECT_EQ(Pow2Histogram::BucketIndex(UINT64_MAX, b, n), n);
+// The kernel's bucket function (cgt_pow2_bucket), with the exporter's types.
+int BucketIndex(uint64_t value, uint64_t base, int buckets) {
+  return static_cast<int>(cgt_pow2_bucket(value, base, static_cast<uint32_t>(buckets)));
 }
 
-TEST(Pow2HistogramTest, MatchesTheDefinitionEverywhere) {
+TEST(Pow2BucketTest, ValuesOnAnEdgeBelongToThatEdgesBucket) {
+  const uint64_t b = kDurationBaseNs;
+  const int n = kDurationBuckets;
+  EXPECT_EQ(BucketIndex(0, b, n), 0);
+  EXPECT_EQ(BucketIndex(b, b, n), 0);
+  EXPECT_EQ(BucketIndex(b + 1, b, n), 1);
+  for (int k = 1; k < n; ++k) {
+    const uint64_t edge = b << k;
+    EXPECT_EQ(BucketIndex(edge, b, n), k) << edge;
+    EXPECT_EQ(BucketIndex(edge - 1, b, n), k) << edge - 1;
+    EXPECT_EQ(BucketIndex(edge + 1, b, n), k + 1) << edge + 1;
+  }
+  EXPECT_EQ(BucketIndex(UINT64_MAX, b, n), n);
+}
+
+TEST(Pow2BucketTest, MatchesTheDefinitionEverywhere) {
   for (uint64_t base : {kDurationBaseNs, kStackBaseBytes, uint64_t{1}, uint64_t{3}}) {
     for (uint64_t v = 0; v < 200000; ++v) {
-      ASSERT_EQ(Pow2Histogram::BucketIndex(v, base, kDurationBuckets),
-                BruteForceBucket(v, base, kDurationBuckets))
+      ASSERT_EQ(BucketIndex(v, base, kDurationBuckets), BruteForceBucket(v, base, kDurationBuckets))
           << "base " << base << " value " << v;
     }
   }
   std::mt19937_64 rng(42);
   for (int i = 0; i < 200000; ++i) {
     const uint64_t v = rng() >> (rng() % 64);
-    ASSERT_EQ(Pow2Histogram::BucketIndex(v, kDurationBaseNs, kDurationBuckets),
+    ASSERT_EQ(BucketIndex(v, kDurationBaseNs, kDurationBuckets),
               BruteForceBucket(v, kDurationBaseNs, kDurationBuckets))
         << v;
   }
@@ -75,10 +78,12 @@ TEST(Pow2HistogramTest, CountsSumAndBoundsSpanTheDocumentedRange) {
   Pow2Histogram h(kDurationBaseNs, kDurationBuckets);
   EXPECT_EQ(h.UpperBound(0), 100u);                                // 0.1 µs
   EXPECT_GE(h.UpperBound(kDurationBuckets - 1), 10'000'000'000u);  // >= 10 s
-  h.Observe(5);
-  h.Observe(100);
-  h.Observe(101);
-  h.Observe(UINT64_MAX);
+  std::vector<uint64_t> counts(kDurationBuckets + 1, 0);
+  counts[0] = 2;                 // 5, 100
+  counts[1] = 1;                 // 101
+  counts[kDurationBuckets] = 1;  // UINT64_MAX
+  h.Add(counts, 3, 206);
+  h.Add({}, 1, UINT64_MAX);
   EXPECT_EQ(h.count(), 4u);
   EXPECT_EQ(h.sum(), UINT64_MAX);  // saturated
   EXPECT_EQ(h.BucketCount(0), 2u);
@@ -99,12 +104,13 @@ TEST(ExporterMetricsTest, ExpositionOfAHandcraftedAggregation) {
   // example from the issue: 102400 ns is on the 1.024e-04 s edge.
   const std::vector<uint64_t> durations = {0,      100,    101,    1600,        1601,
                                            102399, 102400, 102401, 13421772800, 13421772801};
+  KernelRows rows;
   for (uint64_t d : durations) {
-    m.Record(Call("app", "sqlite3_step", d, 2048));
+    rows.Call("app", "sqlite3_step", d, 2048);
   }
-  m.Record(Call("app (deleted)", "sqlite3_step", 1600, 129));  // same binary label
-  m.Record(Callback("app", "goCallback"));
-  m.Record(Callback("app", "goCallback"));
+  rows.Call("app (deleted)", "sqlite3_step", 1600, 129);  // same binary label
+  rows.Callback("app", "goCallback").Callback("app", "goCallback");
+  m.SetKernelRows(rows.rows());
 
   ExporterSelfStats self;
   self.processes_traced = 3;
@@ -222,8 +228,8 @@ TEST(ExporterMetrics, EveryRunCounterIsAMetric) {
 
 TEST(ExporterMetricsTest, PromtoolAcceptsTheExposition) {
   ExporterMetrics m(200);
-  m.Record(Call("app", "fast_add", 1234, 512));
-  m.Record(Callback("app", "goCallback"));
+  m.SetKernelRows(
+      KernelRows().Call("app", "fast_add", 1234, 512, 300).Callback("app", "goCallback").rows());
   ExporterSelfStats self;
   self.binaries = {{"/a/app", "app", 1, 4, "", ""}};
   char path[] = "/tmp/cgotrace-exposition-XXXXXX";
@@ -242,8 +248,7 @@ TEST(ExporterMetricsTest, PromtoolAcceptsTheExposition) {
 // vanishing at (or, before, staying at) its last value.
 TEST(ExporterMetricsTest, ThreadsInCgoOfABinaryNoLongerTracedReadsZero) {
   ExporterMetrics m(10);
-  m.Record(Call("gone", "f", 1000, 512));
-  m.Record(Call("app", "f", 1000, 512));
+  m.SetKernelRows(KernelRows().Call("gone", "f", 1000, 512).Call("app", "f", 1000, 512).rows());
   ExporterSelfStats self;
   self.binaries = {{"/app", "app", 2, 4, "", ""}};
   const auto samples = Samples(RenderExpositionText(m.Collect(self)));
@@ -253,10 +258,12 @@ TEST(ExporterMetricsTest, ThreadsInCgoOfABinaryNoLongerTracedReadsZero) {
 
 TEST(ExporterMetricsTest, FunctionsBeyondTheCapCountAsOther) {
   ExporterMetrics m(2);
+  KernelRows rows;
   for (const char* f : {"a", "b", "c", "d", "a", "c"}) {
-    m.Record(Call("app", f, 1000, 256));
+    rows.Call("app", f, 1000, 256);
   }
-  m.Record(Call("second", "z", 1000, 256));  // the cap is per binary
+  rows.Call("second", "z", 1000, 256);  // the cap is per binary
+  m.SetKernelRows(rows.rows());
   const auto samples = Samples(RenderExpositionText(m.Collect({})));
   EXPECT_EQ(samples.at(R"(cgotrace_cgo_call_duration_seconds_count{binary="app",function="a"})"),
             "2");
@@ -273,11 +280,10 @@ TEST(ExporterMetricsTest, FunctionsBeyondTheCapCountAsOther) {
 
 TEST(ExporterMetricsTest, ReentryWaitOnlyForCallsWithABreakdown) {
   ExporterMetrics m(10);
-  CgoEvent waited = Call("app", "sleep", 3'000'000, 256);
-  waited.c_ns = 1'000'000;
-  waited.sched_ns = 2'000'000;
-  m.Record(waited);
-  m.Record(Call("app", "fast", 1000, 256));  // no --breakdown
+  m.SetKernelRows(KernelRows()
+                      .Call("app", "sleep", 3'000'000, 256, 2'000'000)
+                      .Call("app", "fast", 1000, 256)  // no --breakdown
+                      .rows());
   const auto samples = Samples(RenderExpositionText(m.Collect({})));
   EXPECT_EQ(samples.at(R"(cgotrace_cgo_reentry_wait_seconds_count{binary="app",function="sleep"})"),
             "1");
@@ -290,55 +296,47 @@ TEST(ExporterMetricsTest, ReentryWaitOnlyForCallsWithABreakdown) {
             "1");
 }
 
-// The kernel's export_rows bucket each value with cgt_pow2_bucket into the
-// published bounds: rows built that way (as BPF does, here in userspace from
-// the same header) give the same exposition, byte for byte, as the events
-// they count, cap and "other" included.
-ExportRow KernelRow(ExportRow::Kind kind, const std::string& comm, const std::string& func,
-                    const std::vector<uint64_t>& values) {
-  const bool depth = kind == ExportRow::Kind::kStackDepth;
-  ExportRow row;
-  row.kind = kind;
-  row.comm = comm;
-  row.func = func;
-  row.buckets.assign(CGT_XP_BUCKETS, 0);
-  for (uint64_t v : values) {
-    ++row.buckets[cgt_pow2_bucket(v, depth ? CGT_XP_STACK_BASE : CGT_XP_DURATION_BASE,
-                                  depth ? CGT_XP_STACK_BOUNDS : CGT_XP_DURATION_BOUNDS)];
-    ++row.count;
-    row.sum += v;
-  }
-  return row;
-}
-
-TEST(ExporterMetricsTest, KernelRowsExposeWhatTheirEventsWould) {
-  const std::vector<uint64_t> durations = {0,      100,    101,    1600,        1601,
-                                           102399, 102400, 102401, 13421772800, 13421772801};
-  const std::vector<uint64_t> depths = {0, 128, 129, 2048, 1u << 30, (1u << 30) + 1};
-  ExporterMetrics from_events(2);
-  std::vector<ExportRow> rows;
+// Each scrape replaces the series with the kernel's cumulative rows, never
+// adds to them; re-entry rows follow their function into "other" past the
+// cap, and a re-entry histogram's buckets are the rows' own.
+TEST(ExporterMetricsTest, KernelRowsReplaceTheSeriesAndFollowTheCap) {
+  KernelRows rows;
   for (const char* f : {"a", "b", "c"}) {  // "c" is past the cap of 2: "other"
-    for (size_t i = 0; i < durations.size(); ++i) {
-      from_events.Record(Call("app", f, durations[i], static_cast<uint32_t>(depths[i % 6])));
-    }
-    rows.push_back(KernelRow(ExportRow::Kind::kCall, "app", f, durations));
+    rows.Call("app", f, 1000, 256, 100).Call("app", f, 5000, 256, 3'000'000);
   }
-  std::vector<uint64_t> all_depths;
-  for (int f = 0; f < 3; ++f) {
-    for (size_t i = 0; i < durations.size(); ++i) {
-      all_depths.push_back(depths[i % 6]);
+  rows.Callback("app", "a");
+  ExporterMetrics m(2);
+  m.SetKernelRows(rows.rows());
+  const std::string once = RenderExpositionText(m.Collect({}));
+  m.SetKernelRows(rows.rows());
+  EXPECT_EQ(RenderExpositionText(m.Collect({})), once);
+  const auto samples = Samples(once);
+  SCOPED_TRACE(once);
+  // The cumulative count of a re-entry series at the bound of `edge_ns`.
+  auto at_edge = [&](const std::string& series, uint64_t edge_ns) -> std::string {
+    const std::string prefix = "cgotrace_cgo_reentry_wait_seconds_bucket" + series + ",le=\"";
+    for (const auto& [name, value] : samples) {
+      if (name.starts_with(prefix) && std::strtod(name.c_str() + prefix.size(), nullptr) ==
+                                          static_cast<double>(edge_ns) / 1e9) {
+        return value;
+      }
     }
+    return "none";
+  };
+  for (const char* f : {"a", "b", "other"}) {
+    SCOPED_TRACE(f);
+    const std::string series = std::string(R"({binary="app",function=")") + f + "\"";
+    EXPECT_EQ(samples.at("cgotrace_cgo_reentry_wait_seconds_count" + series + "}"), "2");
+    EXPECT_DOUBLE_EQ(std::stod(samples.at("cgotrace_cgo_reentry_wait_seconds_sum" + series + "}")),
+                     3'000'100 / 1e9);
+    EXPECT_EQ(at_edge(series, 100), "1");         // 100 ns is on the first bound
+    EXPECT_EQ(at_edge(series, 100u << 14), "1");  // 1.6384 ms < 3 ms
+    EXPECT_EQ(at_edge(series, 100u << 15), "2");  // 3.2768 ms >= 3 ms
+    EXPECT_EQ(samples.at("cgotrace_cgo_call_duration_seconds_count" + series + "}"), "2");
   }
-  rows.push_back(KernelRow(ExportRow::Kind::kStackDepth, "app", "", all_depths));
-  from_events.Record(Callback("app", "a"));
-  rows.push_back(KernelRow(ExportRow::Kind::kCallback, "app", "a", {999}));
-
-  ExporterMetrics from_rows(2);
-  from_rows.SetKernelRows(rows);
-  from_rows.SetKernelRows(rows);  // each scrape replaces, never adds
-  const std::string want = RenderExpositionText(from_events.Collect({}));
-  EXPECT_EQ(RenderExpositionText(from_rows.Collect({})), want);
-  EXPECT_THAT(want, HasSubstr(R"(function="other")"));
+  EXPECT_EQ(samples.count(R"(cgotrace_cgo_reentry_wait_seconds_count{binary="app",function="c"})"),
+            0u);
+  EXPECT_EQ(samples.at(R"(cgotrace_goroutine_stack_depth_bytes_count{binary="app"})"), "6");
 }
 
 TEST(ExporterMetricsTest, BinaryLabelDropsDeletedSuffix) {

@@ -71,6 +71,50 @@ TEST(StatAggregatorTest, KernelRowsGiveTheSameReportAsEvents) {
             FormatStatText(from_events.Snapshot(1000), true));
 }
 
+// With --breakdown the kernel sums each row's split (time in C, re-entry
+// into Go, the longest re-entry): the report is the one its events give,
+// columns and JSON fields included.
+TEST(StatAggregatorTest, KernelRowsWithABreakdownGiveTheSameReportAsEvents) {
+  struct Call {
+    uint64_t c_ns, sched_ns;
+  };
+  const std::vector<Call> waits = {{2'000'000, 10}, {2'000'000, 5'000'000}, {2'100'000, 30}};
+  const std::vector<Call> quick = {{500, 40}, {650, 45'000}};
+  StatAggregator from_events(GroupBy::kFunc);
+  StatAggregator from_kernel(GroupBy::kFunc);
+  for (const auto& [func, calls] : {std::pair{"sleep", waits}, std::pair{"fast", quick}}) {
+    std::vector<uint64_t> durations;
+    uint64_t c_sum = 0, sched_sum = 0, sched_max = 0;
+    for (const Call& c : calls) {
+      CgoEvent e = Event(func, c.c_ns + c.sched_ns);
+      e.c_ns = c.c_ns;
+      e.sched_ns = c.sched_ns;
+      from_events.Add(e);
+      durations.push_back(e.duration_ns);
+      c_sum += c.c_ns;
+      sched_sum += c.sched_ns;
+      sched_max = std::max(sched_max, c.sched_ns);
+    }
+    AggregateRow row = KernelRow(func, durations);
+    row.split_count = calls.size();
+    row.c_sum_ns = c_sum;
+    row.sched_sum_ns = sched_sum;
+    row.sched_max_ns = sched_max;
+    from_kernel.AddAggregate(row);
+  }
+  from_events.Add(Event("goCallback", 1'200, 1, 100, EventKind::kCallback));
+  from_kernel.AddAggregate(KernelRow("goCallback", {1'200}, EventKind::kCallback));
+  const StatSnapshot snap = from_kernel.Snapshot(1000);
+  EXPECT_EQ(FormatStatJson(snap), FormatStatJson(from_events.Snapshot(1000)));
+  EXPECT_EQ(FormatStatText(snap, true), FormatStatText(from_events.Snapshot(1000), true));
+  EXPECT_THAT(FormatStatText(snap, false), HasSubstr("RE-ENTRY MAX"));
+  ASSERT_EQ(snap.calls.size(), 2u);
+  EXPECT_EQ(snap.calls[0].key, "sleep");
+  EXPECT_EQ(snap.calls[0].split.sched_count, 3u);
+  EXPECT_EQ(snap.calls[0].split.sched_max_ns, 5'000'000u);
+  EXPECT_EQ(snap.calls[0].split.c_total_ns, 6'100'000u);
+}
+
 TEST(StatAggregatorTest, KernelRowsBeyondMaxRowsAreSummedIntoOther) {
   StatAggregator agg(GroupBy::kFunc, 1);
   agg.AddAggregate(KernelRow("a", {100, 200}));
