@@ -49,10 +49,12 @@ exporter_run() {
   wait "$pid" 2>/dev/null || true
 }
 
-# The exporter's BPF cost from its own metrics, scraped after the loop.
+# The exporter's BPF cost from its own metrics, scraped after the loop
+# (further arguments: exporter flags, e.g. --breakdown).
 exporter_bpf() {
   local loop=$1 port=$((20000 + RANDOM % 20000)) pid m
-  "$cgotrace" exporter --binary "$loop" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  shift
+  "$cgotrace" exporter "$@" --binary "$loop" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 && break
@@ -112,10 +114,11 @@ for tc in ${GO_VERSIONS:-local go1.20.14}; do
   row "cgotrace exporter" "${r[exporter]}" "${r[exporter--breakdown]}"
 
   # In-kernel cost of cgotrace's own BPF program per probe hit, per mode
-  # (ns per run, start and end hits together; the stats add ≈ 63 ns).
+  # (ns per run, start and end hits together, and with --breakdown the C
+  # end; the stats add ≈ 63 ns).
   old_stats=$(sysctl -n kernel.bpf_stats_enabled)
   sysctl -qw kernel.bpf_stats_enabled=1
-  for mode in trace stat record exporter; do
+  for mode in trace stat record exporter stat--breakdown exporter--breakdown; do
     case $mode in
     trace) bpf_line=$("${rt[@]}" "$cgotrace" trace --format jsonl -o /dev/null -- "$loop" -n "$calls" 2>&1 \
       >/dev/null | grep 'BPF programs ran' || true) ;;
@@ -124,9 +127,12 @@ for tc in ${GO_VERSIONS:-local go1.20.14}; do
     record) bpf_line=$("${rt[@]}" "$cgotrace" record -o "$rec" -- "$loop" -n "$calls" 2>&1 >/dev/null |
       grep 'BPF programs ran' || true) ;;
     exporter) bpf_line=$(exporter_bpf "$loop") ;;
+    stat--breakdown) bpf_line=$("${rt[@]}" "$cgotrace" stat --breakdown --format json -- "$loop" \
+      -n "$calls" 2>&1 >/dev/null | grep 'BPF programs ran' || true) ;;
+    exporter--breakdown) bpf_line=$(exporter_bpf "$loop" --breakdown) ;;
     esac
     rm -f "$rec"
-    printf '%-10s %-9s %s\n' "$ver" "$mode" "${bpf_line#cgotrace: }"
+    printf '%-10s %-19s %s\n' "$ver" "$mode" "${bpf_line#cgotrace: }"
   done
   sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 done
