@@ -7,6 +7,7 @@
 #                    RETs (the first version's sites)
 #   planned floor  - do-nothing BPF programs at the planned sites (inspect)
 #   trace / stat / record / exporter - cgotrace itself
+#   bpf_stats per mode, and what each BPF building block costs (bpf_costs)
 #   ... --breakdown - the same with the latency breakdown (its own floor:
 #                    empty programs at the --breakdown sites), printed in the
 #                    column beside the default
@@ -135,4 +136,10 @@ for tc in ${GO_VERSIONS:-local go1.20.14}; do
     printf '%-10s %-19s %s\n' "$ver" "$mode" "${bpf_line#cgotrace: }"
   done
   sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+
+  # What each building block of that program costs per hit, beside an empty
+  # program at the same sites (bench/bpf_costs).
+  if [[ -x $build/bench/bpf_costs ]]; then
+    "$build/bench/bpf_costs" "$loop" "$calls" "$reps" | sed "s/^/$ver /"
+  fi
 done
