@@ -22,10 +22,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Ring buffer wakeups are batched: userspace is woken only once this many
- * bytes are waiting, and otherwise drains on its poll timeout. A wakeup per
- * event costs the target more than the event itself. */
-const volatile __u64 wakeup_bytes = 64 * 1024;
+/* Ring buffer wakeups are batched: userspace is woken only once another
+ * 1 << wakeup_shift bytes are waiting, and otherwise drains on its poll
+ * timeout. A wakeup per event costs the target more than the event itself.
+ * A shift, not a byte count: the check runs at every event, and a 64-bit
+ * division there cost more than the rest of the check. */
+const volatile __u32 wakeup_shift = 16;
 /* When set, pid/tid are reported as seen in this PID namespace (the
  * tracer's own), so a containerized tracer reports the PIDs its user sees. */
 const volatile __u64 pidns_dev = 0;
@@ -81,7 +83,7 @@ struct {
 } stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGT_MAX_BINARIES);
 	__type(key, __u32);
 	__type(value, __s64);
@@ -127,6 +129,12 @@ struct {
 	__uint(value_size, CGT_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* Per CPU, so threads of a target on several CPUs do not bounce one cache
+ * line: a start and its end may run on different CPUs, so one CPU's count
+ * can be negative; only the sum over CPUs (BpfObject::InCgo) means anything.
+ * Still atomic: uprobe programs run with migration, not preemption,
+ * disabled, so another hit may run on this CPU in the middle of an update
+ * (preempt=full); a locked add of a line no other CPU holds is cheap. */
 static __always_inline void in_cgo_add(__u32 binary, __s64 delta)
 {
 	__s64 *v = bpf_map_lookup_elem(&in_cgo, &binary);
@@ -135,12 +143,14 @@ static __always_inline void in_cgo_add(__u32 binary, __s64 delta)
 		__sync_fetch_and_add(v, delta);
 }
 
+/* Atomic although per CPU: another hit may run on this CPU in the middle of
+ * a plain read-modify-write (in_cgo_add), and these counts are exact. */
 static __always_inline void stat_add(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &which);
 
 	if (v)
-		*v += n;
+		__sync_fetch_and_add(v, n);
 }
 
 static __always_inline void stat_inc(__u32 which)
@@ -148,10 +158,10 @@ static __always_inline void stat_inc(__u32 which)
 	stat_add(which, 1);
 }
 
-/* Wake the reader once each time another wakeup_bytes have piled up, not on
- * every record above the mark: a reader that drains on its own clock (the
- * exporter sleeps between polls) leaves the ring above the mark for a whole
- * poll interval, and a forced wakeup per record then costs the target an
+/* Wake the reader once each time another 1 << wakeup_shift bytes have piled
+ * up, not on every record above the mark: a reader that drains on its own
+ * clock (the exporter sleeps between polls) leaves the ring above the mark
+ * for a whole poll interval, and a forced wakeup per record then costs the target an
  * irq_work self-IPI per call (≈ 11 µs per call in this VM: the exporter's
  * "13 µs" of docs/performance.md). Call after reserving the record, whose
  * bytes AVAIL_DATA already includes. */
@@ -160,7 +170,7 @@ static __always_inline __u64 submit_flags(void)
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 before = avail > CGT_EVENT_RING_BYTES ? avail - CGT_EVENT_RING_BYTES : 0;
 
-	if (avail / wakeup_bytes != before / wakeup_bytes)
+	if (avail >> wakeup_shift != before >> wakeup_shift)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }

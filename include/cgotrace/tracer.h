@@ -30,7 +30,7 @@ struct FileId;
 
 struct TracerOptions {
   uint32_t ringbuf_bytes = 16u << 20;  // power of two
-  uint64_t wakeup_bytes = 64u << 10;   // batch ring-buffer wakeups
+  uint64_t wakeup_bytes = 64u << 10;   // batch ring-buffer wakeups (a power of two: rounded down)
   bool report_in_own_pidns = true;     // translate PIDs into our namespace
   bool verbose = false;                // libbpf debug output to stderr
   // Benchmark only: attach a program that does nothing at every site, to

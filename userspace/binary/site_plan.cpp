@@ -100,6 +100,23 @@ Result<std::vector<PlannedSite>> PlaceRule(Arch arch, const SiteRule& rule, uint
         out.push_back(make(insns.front(), 0));
       }
       break;
+    case SiteWhere::kCheapEntry: {
+      if (insns.empty() || insns.front().vaddr != entry) {
+        return MakeError("{} does not start with a decoded instruction", rule.function);
+      }
+      PlannedSite s = make(insns.front(), 0);
+      if (s.cost == SiteCost::kSingleStep) {
+        return MakeError("{}'s entry ({}) is single-stepped", rule.function, s.insn);
+      }
+      for (const InstructionInfo& insn : insns) {
+        auto target = DirectTarget(arch, insn);
+        if (target && *target == entry && (IsJump(arch, insn) || IsCall(arch, insn))) {
+          return MakeError("{}'s entry is reached again from {:#x}", rule.function, insn.vaddr);
+        }
+      }
+      out.push_back(std::move(s));
+      break;
+    }
     case SiteWhere::kEachReturn:
       for (const InstructionInfo& insn : insns) {
         if (insn.is_return) {
@@ -260,7 +277,8 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
         continue;
       }
       for (PlannedSite& s : *sites) {
-        s.fallback = !reasons.empty();
+        s.fallback = !reasons.empty() &&
+                     (rule.where == SiteWhere::kEntry || rule.where == SiteWhere::kEachReturn);
         s.not_preferred = reasons;
       }
       plan.descriptors[alt] = DescriptorFor(arch, rule, sites->front().sp_to_entry, has_symtab);
@@ -277,14 +295,18 @@ Result<SitePlan> PlanDecoded(Arch arch, std::span<const SiteRule> table,
   }
   // A start and its end both at CALLs inside the function run on one thread
   // (the goroutine is locked to its M around the C call and inside a
-  // callback): their in-flight state can be per thread.
+  // callback): their in-flight state can be per thread. So does a start at
+  // runtime.cgocall's entry (kCheapEntry): the runtime is never preempted
+  // asynchronously (isAsyncSafePoint refuses runtime.* PCs), and cgocall
+  // neither blocks nor grows its stack (nosplit) before entersyscall.
   for (auto [start, end] :
        {std::pair{CGT_SE_CALL_START, CGT_SE_CALL_END}, std::pair{CGT_SE_CB_START, CGT_SE_CB_END}}) {
     auto in_frame = [&](cgt_site_event e) {
       for (uint32_t slot = 0; slot < table.size(); ++slot) {
         if (plan.descriptors[slot].event == e) {
           return table[slot].where == SiteWhere::kCallTo ||
-                 table[slot].where == SiteWhere::kAfterCall;
+                 table[slot].where == SiteWhere::kAfterCall ||
+                 table[slot].where == SiteWhere::kCheapEntry;
         }
       }
       return false;

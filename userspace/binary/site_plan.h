@@ -33,7 +33,10 @@ class GoBinary;
 
 // Where in its function a rule places sites.
 enum class SiteWhere {
-  kEntry,       // the first instruction
+  kEntry,  // the first instruction
+  // The first instruction, only where the kernel does not single-step it
+  // and no jump in the function leads back to it (a stack-growth prologue).
+  kCheapEntry,
   kEachReturn,  // every RET (never uretprobes on Go code: golang/go#22008)
   // The one CALL to `callee` in the function, or an equivalent NOP right
   // before it (same SP, same registers and memory) if that is cheaper.
@@ -108,9 +111,9 @@ struct PlannedSite {
   SiteCost cost = SiteCost::kSingleStep;
   std::string why;
   int32_t sp_to_entry = 0;    // SP at function entry - SP here
-  bool fallback = false;      // a later alternative: the preferred row did not place
+  bool fallback = false;      // the entry / RET row: no preferred row placed
   bool c_end = false;         // in the block right after CALL runtime.asmcgocall
-  std::string not_preferred;  // why the preferred alternatives were not used
+  std::string not_preferred;  // why earlier alternatives were not used ("" if none)
 };
 
 // What the tracer loads for one binary: the sites to attach and one BPF

@@ -9,15 +9,26 @@
 namespace cgotrace {
 namespace {
 
-// Exact mode. A cgo call is timed from `CALL runtime.asmcgocall` to `CALL
-// runtime.exitsyscall` in runtime.cgocall: both are in every Go release
-// 1.17-1.27, in one frame (same SP), with g in R14, and both are emulated by
-// the kernel (or a 5-byte NOP before them is optimized), where the entry of
-// go1.17-go1.20's cgocall (`sub rsp`) and every RET are single-stepped (see
-// docs/performance.md). At the CALL, fn is asmcgocall's first ABI0 argument,
-// at [SP]. A callback is timed from `CALL runtime.cgocallbackg1` (fn still in
-// the argument register) to the block after it returns. The entry / RET rows
-// are the fallbacks when a binary lacks such a call.
+// Exact mode. A cgo call is timed from runtime.cgocall's entry, where it is
+// emulated (`push rbp`, go1.21 and later on x86-64: fn is in RAX, so the
+// start reads no user memory for it), else from `CALL runtime.asmcgocall`
+// (go1.17-go1.20, whose entry `sub rsp` is single-stepped, and arm64: fn is
+// asmcgocall's first ABI0 argument, a user-memory read at [SP]), to `CALL
+// runtime.exitsyscall`. Both CALLs are in every Go release 1.17-1.27, in one
+// frame (same SP), with g in R14, and both are emulated by the kernel (or a
+// 5-byte NOP before them is optimized), where every RET is single-stepped
+// (see docs/performance.md). A callback is timed from `CALL
+// runtime.cgocallbackg1` (fn still in the argument register) to the block
+// after it returns. The entry / RET rows are the fallbacks when a binary
+// lacks such a call.
+constexpr SiteRule kCallStartAtCheapEntry = {"runtime.cgocall",
+                                             SiteWhere::kCheapEntry,
+                                             CGT_SE_CALL_START,
+                                             CGT_SRC_ARG0,
+                                             0,
+                                             CGT_SRC_SP_WORD,
+                                             0,
+                                             "call start: function entry (emulated)"};
 constexpr SiteRule kCallStartAtAsmcgocall = {"runtime.cgocall",
                                              SiteWhere::kCallTo,
                                              CGT_SE_CALL_START,
@@ -124,7 +135,8 @@ constexpr SiteRule kCbEndAtRet = {"runtime.cgocallbackg",
                                   0,
                                   "callback end: return instruction"};
 
-constexpr std::array<SiteRule, 8> kX86Table = {{
+constexpr std::array<SiteRule, 9> kX86Table = {{
+    kCallStartAtCheapEntry,
     kCallStartAtAsmcgocall,
     kCallEndAtExitsyscall,
     kCbStartAtCallback1,
@@ -135,7 +147,8 @@ constexpr std::array<SiteRule, 8> kX86Table = {{
     kCbEndAtRet,
 }};
 
-constexpr std::array<SiteRule, 8> kX86BreakdownTable = {{
+constexpr std::array<SiteRule, 9> kX86BreakdownTable = {{
+    kCallStartAtCheapEntry,
     kCallStartAtAsmcgocall,
     kCEndAtExitsyscall,
     kCallEndAfterExitsyscall,

@@ -131,6 +131,8 @@ void PrintPlan(const GoBinary& b, bool breakdown) {
                s.fallback ? " (fallback)" : "");
     if (s.fallback) {
       fmt::print("    fallback because: {}\n", s.not_preferred);
+    } else if (!s.not_preferred.empty()) {
+      fmt::print("    not the first choice: {}\n", s.not_preferred);
     }
   }
 }

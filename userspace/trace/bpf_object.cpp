@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -48,7 +49,11 @@ Result<std::unique_ptr<BpfObject>> BpfObject::Load(const TracerOptions& options)
   }
   cgotrace_bpf* skel = obj->skel_;
   obj->empty_probes_ = options.empty_probes;
-  skel->rodata->wakeup_bytes = options.wakeup_bytes;
+  // The BPF side compares shifts (no division per event): a power of two,
+  // rounded down.
+  skel->rodata->wakeup_shift =
+      options.wakeup_bytes == 0 ? 0
+                                : static_cast<uint32_t>(std::bit_width(options.wakeup_bytes) - 1);
   skel->rodata->capture_stacks = options.call_stacks ? 1 : 0;
   skel->rodata->outputs = (options.events ? CGT_OUT_EVENTS : 0u) |
                           (options.aggregate ? CGT_OUT_AGGREGATE : 0u) |
@@ -101,12 +106,15 @@ Result<void> BpfObject::SetBinary(uint32_t binary, const cgt_binary_config& cfg)
 
 void BpfObject::ClearBinary(uint32_t binary) {
   const cgt_binary_config invalid{};
-  const int64_t zero = 0;
   // Array maps: an update of an index inside the map cannot fail.
   (void)bpf_map__update_elem(skel_->maps.binaries, &binary, sizeof(binary), &invalid,
                              sizeof(invalid), BPF_ANY);
-  (void)bpf_map__update_elem(skel_->maps.in_cgo, &binary, sizeof(binary), &zero, sizeof(zero),
-                             BPF_ANY);
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu > 0) {
+    const std::vector<int64_t> zeros(static_cast<size_t>(ncpu), 0);
+    (void)bpf_map__update_elem(skel_->maps.in_cgo, &binary, sizeof(binary), zeros.data(),
+                               zeros.size() * sizeof(int64_t), BPF_ANY);
+  }
 }
 
 Result<void> BpfObject::SetSite(uint32_t binary, uint32_t slot, const cgt_site_desc& desc) {
@@ -149,12 +157,21 @@ Result<int> BpfObject::Poll(int timeout_ms, const RecordFn& fn) {
 }
 
 int64_t BpfObject::InCgo(uint32_t binary) const {
-  int64_t value = 0;
-  if (bpf_map__lookup_elem(skel_->maps.in_cgo, &binary, sizeof(binary), &value, sizeof(value), 0) !=
-      0) {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
     return 0;
   }
-  return value;
+  // Per CPU: a call may start on one CPU and end on another.
+  std::vector<int64_t> values(static_cast<size_t>(ncpu));
+  if (bpf_map__lookup_elem(skel_->maps.in_cgo, &binary, sizeof(binary), values.data(),
+                           values.size() * sizeof(int64_t), 0) != 0) {
+    return 0;
+  }
+  int64_t total = 0;
+  for (int64_t v : values) {
+    total += v;
+  }
+  return total;
 }
 
 std::vector<uint64_t> BpfObject::Stack(uint32_t id) const {

@@ -173,7 +173,7 @@ Asm Callbackg() {
   return a;
 }
 
-TEST(PlanDecodedTest, Go126ShapeUsesTheEmulatedCalls) {
+TEST(PlanDecodedTest, Go126ShapeStartsAtTheEmulatedEntryAndEndsAtACall) {
   Asm a;
   a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x28});  // push; mov; sub rsp,0x28
   a.B({0x48, 0x85, 0xc0}).B({0x74, 0x00});                        // test rax,rax; je throw
@@ -194,25 +194,29 @@ TEST(PlanDecodedTest, Go126ShapeUsesTheEmulatedCalls) {
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
   ASSERT_NE(start, nullptr);
-  EXPECT_EQ(start->vaddr, call_asm);
+  // `push rbp` is emulated, and fn is still in RAX there: no stack read.
+  EXPECT_EQ(start->vaddr, kBase);
+  EXPECT_NE(start->vaddr, call_asm);
+  EXPECT_EQ(start->insn, "push rbp");
   EXPECT_EQ(start->cost, SiteCost::kEmulated);
-  EXPECT_EQ(start->sp_to_entry, 0x30);
+  EXPECT_EQ(start->sp_to_entry, 0);
   EXPECT_FALSE(start->fallback);
-  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_SP_WORD);
-  EXPECT_EQ(plan->descriptors[start->slot].fn_sp_off, 0u);
-  EXPECT_EQ(plan->descriptors[start->slot].sp_to_entry, 0x30);
+  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_ARG0);
+  EXPECT_EQ(plan->descriptors[start->slot].pc_from, CGT_SRC_NONE) << "the binary has .symtab";
+  EXPECT_EQ(plan->descriptors[start->slot].sp_to_entry, 0);
   const PlannedSite* end = SiteFor(*plan, CGT_SE_CALL_END);
   ASSERT_NE(end, nullptr);
   EXPECT_EQ(end->vaddr, call_exit) << "the NOP before it is no cheaper";
-  // Both inside the frame, around the C call: per-thread in-flight state.
+  // cgocall's entry and the CALL after C run on one thread (the runtime is
+  // not preempted before entersyscall): per-thread in-flight state.
   EXPECT_EQ(plan->descriptors[start->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
   EXPECT_EQ(plan->descriptors[end->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
   EXPECT_EQ(end->sp_to_entry, 0x30);
-  // One site per event: the entry / RET rows are unused.
+  // One site per event: CALL asmcgocall and the entry / RET rows are unused.
   EXPECT_EQ(plan->sites.size(), 4u);
   size_t unused = 0;
   for (const cgt_site_desc& d : plan->descriptors) unused += d.event == CGT_SE_NONE;
-  EXPECT_EQ(unused, 4u);
+  EXPECT_EQ(unused, 5u);
 
   const PlannedSite* cb_start = SiteFor(*plan, CGT_SE_CB_START);
   ASSERT_NE(cb_start, nullptr);
@@ -243,6 +247,9 @@ TEST(PlanDecodedTest, Go120ShapeUsesTheOptimizableNop) {
   EXPECT_EQ(start->vaddr, nop5);
   EXPECT_EQ(start->cost, SiteCost::kOptimizedNop);
   EXPECT_EQ(start->sp_to_entry, 0x30);
+  EXPECT_FALSE(start->fallback);
+  EXPECT_THAT(start->not_preferred, HasSubstr("entry (sub rsp, 0x30) is single-stepped"));
+  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_SP_WORD);
 }
 
 TEST(PlanDecodedTest, NoCheapSiteFallsBackAndSaysWhy) {
@@ -403,10 +410,34 @@ TEST(PlanDecodedTest, BreakdownSplitsAtExitsyscallAndWatchesItsSlowPath) {
     EXPECT_EQ(s->function, "runtime.exitsyscall");
     EXPECT_EQ(s->cost, SiteCost::kEmulated);
   }
-  // The start stays the emulated CALL asmcgocall.
+  // The start stays the emulated entry.
   const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
   ASSERT_NE(start, nullptr);
-  EXPECT_EQ(start->insn, fmt::format("call {:#x}", kAsmcgocall));
+  EXPECT_EQ(start->insn, "push rbp");
+  EXPECT_EQ(plan->descriptors[start->slot].flags & CGT_SITE_F_TASK, CGT_SITE_F_TASK);
+}
+
+TEST(PlanDecodedTest, EntryReachedAgainIsNotACheapStart) {
+  // An emulated entry that a jump leads back to (a stack-growth prologue's
+  // retry) would start a call twice: the start moves to CALL asmcgocall.
+  Asm a;
+  a.B({0x55}).B({0x48, 0x89, 0xe5}).B({0x48, 0x83, 0xec, 0x28});  // push; mov; sub rsp,0x28
+  a.B({0x48, 0x85, 0xc0});                                        // test rax, rax
+  a.B({0x75, static_cast<uint8_t>(kBase - (a.Here() + 2))});      // jne back to the entry
+  a.B({0x48, 0x89, 0x04, 0x24}).Call(kEntersyscall);              // mov [rsp],rax
+  const uint64_t call_asm = a.Here();
+  a.Call(kAsmcgocall).Call(kExitsyscall);
+  a.B({0x48, 0x83, 0xc4, 0x28}).B({0x5d}).B({0xc3});
+
+  std::vector<DecodedFunction> keep;
+  auto plan = Plan(a.code, Callbackg().code, &keep);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const PlannedSite* start = SiteFor(*plan, CGT_SE_CALL_START);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->vaddr, call_asm);
+  EXPECT_FALSE(start->fallback) << "a preferred row, only not the first";
+  EXPECT_THAT(start->not_preferred, HasSubstr("entry is reached again from"));
+  EXPECT_EQ(plan->descriptors[start->slot].fn_from, CGT_SRC_SP_WORD);
 }
 
 TEST(PlanDecodedTest, BreakdownHasNoFallbackAndSaysWhy) {
