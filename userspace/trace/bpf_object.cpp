@@ -24,6 +24,26 @@ int LibbpfPrint(enum libbpf_print_level /*level*/, const char* format, va_list a
   return g_libbpf_verbose ? vfprintf(stderr, format, args) : 0;
 }
 
+// The sum over CPUs of a per-CPU array's value at `key` (T: a 64-bit
+// counter); 0 if it cannot be read.
+template <typename T>
+T SumPerCpu(const bpf_map* map, uint32_t key) {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) {
+    return 0;
+  }
+  std::vector<T> values(static_cast<size_t>(ncpu));
+  if (bpf_map__lookup_elem(map, &key, sizeof(key), values.data(), values.size() * sizeof(T), 0) !=
+      0) {
+    return 0;
+  }
+  T total = 0;
+  for (T v : values) {
+    total += v;
+  }
+  return total;
+}
+
 }  // namespace
 
 const char* BpfPermissionHint() {
@@ -157,21 +177,8 @@ Result<int> BpfObject::Poll(int timeout_ms, const RecordFn& fn) {
 }
 
 int64_t BpfObject::InCgo(uint32_t binary) const {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    return 0;
-  }
   // Per CPU: a call may start on one CPU and end on another.
-  std::vector<int64_t> values(static_cast<size_t>(ncpu));
-  if (bpf_map__lookup_elem(skel_->maps.in_cgo, &binary, sizeof(binary), values.data(),
-                           values.size() * sizeof(int64_t), 0) != 0) {
-    return 0;
-  }
-  int64_t total = 0;
-  for (int64_t v : values) {
-    total += v;
-  }
-  return total;
+  return SumPerCpu<int64_t>(skel_->maps.in_cgo, binary);
 }
 
 std::vector<uint64_t> BpfObject::Stack(uint32_t id) const {
@@ -251,20 +258,7 @@ void BpfObject::SetEventsEnabled(bool on) {
 }
 
 uint64_t BpfObject::Counter(uint32_t which) const {
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) {
-    return 0;
-  }
-  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
-  if (bpf_map__lookup_elem(skel_->maps.stats, &which, sizeof(which), values.data(),
-                           values.size() * sizeof(uint64_t), 0) != 0) {
-    return 0;
-  }
-  uint64_t total = 0;
-  for (uint64_t v : values) {
-    total += v;
-  }
-  return total;
+  return SumPerCpu<uint64_t>(skel_->maps.stats, which);
 }
 
 ProgramStats BpfObject::RunStats() const {

@@ -36,13 +36,6 @@ struct {
 } counters SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} shared SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 << 20); /* 2 records per call, drained after each run */
 } events SEC(".maps");
@@ -82,17 +75,6 @@ int percpu_add(cgt_regs *ctx)
 {
 	__u32 k = 0;
 	__u64 *v = bpf_map_lookup_elem(&counters, &k);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-	return 0;
-}
-
-SEC("uprobe")
-int shared_add(cgt_regs *ctx)
-{
-	__u32 k = 0;
-	__u64 *v = bpf_map_lookup_elem(&shared, &k);
 
 	if (v)
 		__sync_fetch_and_add(v, 1);
